@@ -1,0 +1,43 @@
+# pybaton developer commands. Everything runs inside .venv, created on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench lint proto servers clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (pybaton needs Python 3.11+)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+## make demo: sync the built-in demo connector (no credentials) and show what it found
+demo: $(STAMP)
+	$(BIN)/pybaton sync demo -f demo.c1z
+	$(BIN)/pybaton -f demo.c1z summary
+
+## make test: install what the tests need (servers from Debian packages), run the whole suite
+test: $(STAMP) servers
+	$(BIN)/pytest -n 2 --dist loadgroup tests
+
+## make servers: install the database/directory servers the tests start (Debian packages)
+servers:
+	bash scripts/install-test-servers.sh
+
+## make bench: print the performance figures (see bench/README.md)
+bench: $(STAMP) servers
+	$(PY) bench/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy
+
+## make proto: regenerate src/pybaton/pb from proto/ (generated code is committed)
+proto: $(STAMP)
+	bash scripts/gen-proto.sh $(PY)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.c1z demo-data

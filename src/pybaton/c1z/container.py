@@ -1,0 +1,170 @@
+"""The ``.c1z`` container: a 5-byte magic, then one zstd stream of a SQLite database.
+
+This module only moves bytes between a packed ``.c1z`` and a plain SQLite file.
+Unpacking is defensive (the file may be hostile): the decoder's window (its
+memory) and the decompressed size are capped, and the payload must start with
+SQLite's header. Packing is atomic: the new file is written beside the target,
+fsynced and renamed over it, so a crash never leaves a truncated ``.c1z``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from pybaton.errors import C1ZError, C1ZFormatError
+
+MAGIC_V1 = b"C1ZF\x00"
+MAGIC_V3 = b"C1Z3\x00"
+SQLITE_HEADER = b"SQLite format 3\x00"
+_CHUNK = 1 << 20
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+def _env_bytes(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise C1ZError(f"{name}={raw!r} is not a whole number of bytes") from None
+    if value <= 0:
+        raise C1ZError(f"{name} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Caps that keep a hostile file from exhausting disk or memory.
+
+    ``max_decoded_bytes`` bounds the unpacked SQLite size; ``max_window_bytes``
+    bounds the zstd window, which is what the decoder allocates.
+    Defaults come from ``PYBATON_C1Z_MAX_DECODED_BYTES`` / ``PYBATON_C1Z_MAX_WINDOW_BYTES``.
+    """
+
+    max_decoded_bytes: int = 16 * GiB
+    max_window_bytes: int = 512 * MiB
+
+    @classmethod
+    def from_env(cls) -> DecodeLimits:
+        return cls(
+            max_decoded_bytes=_env_bytes("PYBATON_C1Z_MAX_DECODED_BYTES", cls.max_decoded_bytes),
+            max_window_bytes=_env_bytes("PYBATON_C1Z_MAX_WINDOW_BYTES", cls.max_window_bytes),
+        )
+
+
+def sniff(path: Path) -> bytes:
+    """Return the first five bytes of ``path`` (its magic), with clear errors."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(MAGIC_V1))
+    except FileNotFoundError:
+        raise C1ZError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise C1ZError(f"{path}: is a directory, not a .c1z file") from None
+    except PermissionError:
+        raise C1ZError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise C1ZError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def check_magic(path: Path, magic: bytes) -> None:
+    if magic == MAGIC_V1:
+        return
+    if magic == MAGIC_V3:
+        raise C1ZFormatError(
+            f"{path}: this is a v3 (Pebble) .c1z file, which pybaton does not support yet; "
+            "write it with the SQLite storage engine (v1) instead"
+        )
+    if not magic:
+        raise C1ZFormatError(f"{path}: the file is empty, not a .c1z file")
+    raise C1ZFormatError(f"{path}: not a .c1z file (unknown header {magic[:5]!r})")
+
+
+def unpack(path: Path, db_path: Path, limits: DecodeLimits | None = None) -> None:
+    """Decompress the ``.c1z`` at ``path`` into the SQLite file ``db_path``."""
+    limits = limits or DecodeLimits.from_env()
+    check_magic(path, sniff(path))
+    dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_bytes)
+    written = 0
+    try:
+        with path.open("rb") as src, db_path.open("wb") as dst:
+            src.seek(len(MAGIC_V1))
+            reader = dctx.stream_reader(src, read_size=_CHUNK, read_across_frames=True)
+            first = True
+            while True:
+                chunk = reader.read(_CHUNK)
+                if not chunk:
+                    break
+                if first:
+                    if not chunk.startswith(SQLITE_HEADER[: len(chunk)]) or len(chunk) < len(SQLITE_HEADER):
+                        raise C1ZFormatError(f"{path}: the payload is not a SQLite database")
+                    first = False
+                written += len(chunk)
+                if written > limits.max_decoded_bytes:
+                    raise C1ZFormatError(
+                        f"{path}: decompressed size exceeds the limit of {limits.max_decoded_bytes} bytes "
+                        "(set PYBATON_C1Z_MAX_DECODED_BYTES to allow more)"
+                    )
+                dst.write(chunk)
+            if first:
+                raise C1ZFormatError(f"{path}: the file holds no data after its header (truncated?)")
+    except zstandard.ZstdError as exc:
+        msg = str(exc)
+        if "window" in msg.lower() or "memory" in msg.lower():
+            raise C1ZFormatError(
+                f"{path}: the compressed stream needs more decoder memory than allowed "
+                f"({limits.max_window_bytes} bytes; set PYBATON_C1Z_MAX_WINDOW_BYTES)"
+            ) from None
+        raise C1ZFormatError(f"{path}: corrupt or truncated compressed data ({msg})") from None
+    except OSError as exc:
+        if isinstance(exc, C1ZError):
+            raise
+        raise C1ZError(f"{path}: cannot unpack: {exc.strerror or exc}") from None
+
+
+def pack(db_path: Path, path: Path, *, level: int = 1, threads: int = -1) -> None:
+    """Compress the SQLite file ``db_path`` into ``path``, atomically.
+
+    Level 1 with all cores: the files are dominated by repetitive protobuf rows,
+    where higher levels cost seconds for a few percent of size.
+    """
+    path = path.absolute()
+    directory = path.parent
+    if not directory.is_dir():
+        raise C1ZError(f"{path}: directory {directory} does not exist")
+    cctx = zstandard.ZstdCompressor(level=level, threads=threads)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as dst, db_path.open("rb") as src:
+            dst.write(MAGIC_V1)
+            cctx.copy_stream(src, dst, size=db_path.stat().st_size, read_size=4 * _CHUNK,
+                             write_size=4 * _CHUNK)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(directory)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)

@@ -1,0 +1,175 @@
+"""An open ``.c1z``: a private SQLite working copy, and where to pack it back.
+
+Readers unpack into a throw-away temp directory. Writers may name a durable
+*work directory* instead (the sync engine uses ``<file>.wip/``): everything
+committed there survives ``kill -9``, which is what resume builds on; ``save``
+packs it atomically over the target, and only then is the work directory removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from pybaton.c1z import container, schema, syncs
+from pybaton.c1z.syncs import SyncRun
+from pybaton.errors import C1ZError, C1ZFormatError, SyncNotFoundError
+
+DB_NAME = "db.sqlite"
+
+
+@contextlib.contextmanager
+def sqlite_errors(path: Path | str) -> Iterator[None]:
+    """Turn SQLite's errors about a damaged database into one clear line."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise C1ZFormatError(f"{path}: the database inside is damaged or not a .c1z ({exc})") from None
+
+
+def _connect(db_path: Path, *, writable: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    conn.execute("pragma trusted_schema = off")
+    if writable:
+        conn.execute("pragma journal_mode = wal")
+        conn.execute("pragma synchronous = off")
+        conn.execute("pragma cache_size = -131072")
+        conn.execute("pragma temp_store = file")
+    else:
+        conn.execute("pragma cache_size = -65536")
+        conn.execute("pragma mmap_size = 1073741824")
+    return conn
+
+
+def _validate(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse databases that are not plain Baton tables (hostile or foreign files)."""
+    with sqlite_errors(path):
+        rows = conn.execute("select type, name from sqlite_master").fetchall()
+    kinds = {name: kind for kind, name in rows}
+    active = [name for kind, name in rows if kind in ("trigger", "view")]
+    if active:
+        raise C1ZFormatError(f"{path}: the database defines triggers or views ({', '.join(sorted(active))}); "
+                             "a .c1z never does, refusing to open it")
+    for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_sync_runs"):
+        if kinds.get(table) != "table":
+            raise C1ZFormatError(f"{path}: not a Baton .c1z (table {table} is missing)")
+
+
+class C1ZFile:
+    """One open ``.c1z``. Use :meth:`open` / :meth:`create`, and close (or ``with``)."""
+
+    def __init__(self, path: Path, db_path: Path, conn: sqlite3.Connection, *, writable: bool,
+                 workdir: Path, owns_workdir: bool) -> None:
+        self.path = path
+        self.db_path = db_path
+        self.conn = conn
+        self.writable = writable
+        self._workdir = workdir
+        self._owns_workdir = owns_workdir
+        self._closed = False
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, writable: bool = False, create: bool = False,
+             workdir: str | Path | None = None,
+             limits: container.DecodeLimits | None = None) -> C1ZFile:
+        """Open ``path``. With ``create``, a missing file starts empty.
+
+        With ``workdir`` and an existing working database inside it (left by an
+        interrupted run), that database is used as is: the packed file is older.
+        """
+        path = Path(path)
+        if not writable and create:
+            raise ValueError("create needs writable")
+        owns = workdir is None
+        wd = Path(tempfile.mkdtemp(prefix="pybaton-c1z-")) if workdir is None else Path(workdir)
+        wd.mkdir(parents=True, exist_ok=True)
+        db_path = wd / DB_NAME
+        try:
+            fresh = False
+            if not (not owns and db_path.exists()):
+                if path.exists():
+                    container.unpack(path, db_path, limits)
+                elif create:
+                    fresh = True
+                else:
+                    raise C1ZError(f"{path}: no such file")
+            conn = _connect(db_path, writable=writable or fresh)
+            if fresh:
+                schema.create(conn)
+            else:
+                _validate(conn, path)
+                # The working copy is ours: bring older layouts up to date even for reading.
+                with sqlite_errors(path):
+                    schema.migrate(conn)
+            if not writable:
+                conn.execute("pragma query_only = on")
+            return cls(path, db_path, conn, writable=writable, workdir=wd, owns_workdir=owns)
+        except BaseException:
+            if owns:
+                shutil.rmtree(wd, ignore_errors=True)
+            raise
+
+    @classmethod
+    def create(cls, path: str | Path, *, workdir: str | Path | None = None) -> C1ZFile:
+        """Open ``path`` for writing, starting an empty file when it does not exist."""
+        return cls.open(path, writable=True, create=True, workdir=workdir)
+
+    # -- sync runs -----------------------------------------------------------------------------
+
+    def sync_runs(self) -> list[SyncRun]:
+        with sqlite_errors(self.path):
+            return syncs.list_runs(self.conn)
+
+    def resolve_sync(self, sync_id: str | None = None, *, sync_type: str | None = "full") -> SyncRun:
+        """The run a reader should show: ``sync_id`` if given, else the latest finished one."""
+        with sqlite_errors(self.path):
+            if sync_id:
+                return syncs.get_run(self.conn, sync_id)
+            run = syncs.latest_finished(self.conn, sync_type)
+            if run is None and sync_type:
+                run = syncs.latest_finished(self.conn, None)
+        if run is None:
+            raise SyncNotFoundError(f"{self.path}: the file holds no finished sync")
+        return run
+
+    def previous_sync(self, run: SyncRun) -> SyncRun | None:
+        with sqlite_errors(self.path):
+            return syncs.previous_finished(self.conn, run, run.sync_type)
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Pack the working copy into ``path`` (default: where it was opened), atomically."""
+        if not self.writable:
+            raise C1ZError(f"{self.path}: opened read-only")
+        target = Path(path) if path is not None else self.path
+        self.conn.execute("pragma wal_checkpoint(truncate)")
+        self.conn.execute("pragma journal_mode = delete")
+        try:
+            container.pack(self.db_path, target)
+        finally:
+            self.conn.execute("pragma journal_mode = wal")
+        return target
+
+    def close(self, *, discard_workdir: bool | None = None) -> None:
+        """Close; remove the working copy if we own it (or if told to)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.conn.close()
+        if discard_workdir if discard_workdir is not None else self._owns_workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> C1ZFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

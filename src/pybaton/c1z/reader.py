@@ -1,0 +1,156 @@
+"""Indexed queries over one sync run of an open ``.c1z``.
+
+Every query is scoped to a sync id and ordered by row id (Go's order), and
+parses blobs lazily, so listing one entitlement's grants in a file of millions
+touches only those rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from pybaton.c1z.file import C1ZFile, sqlite_errors
+from pybaton.c1z.syncs import SyncRun
+from pybaton.c1z.writer import resource_key
+from pybaton.errors import C1ZFormatError
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+M = TypeVar("M", bound=Message)
+
+_BATCH = 2000
+
+
+class SyncReader:
+    """Read access to one sync run. Build it with :meth:`open` or from an open file."""
+
+    def __init__(self, c1z: C1ZFile, run: SyncRun) -> None:
+        self.c1z = c1z
+        self.run = run
+        self.sync_id = run.sync_id
+        self._conn: sqlite3.Connection = c1z.conn
+
+    @classmethod
+    def of(cls, c1z: C1ZFile, sync_id: str | None = None) -> SyncReader:
+        return cls(c1z, c1z.resolve_sync(sync_id))
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+        with sqlite_errors(self.c1z.path):
+            cur = self._conn.execute(sql, args)
+            while True:
+                batch = cur.fetchmany(_BATCH)
+                if not batch:
+                    return
+                yield from batch
+
+    def _parse(self, factory: Callable[[bytes], M], table: str, rowid: int, blob: bytes) -> M:
+        try:
+            return factory(blob)
+        except (DecodeError, TypeError) as exc:
+            raise C1ZFormatError(f"{self.c1z.path}: {table} row {rowid}: corrupt protobuf data ({exc})") from None
+
+    def _messages(self, factory: Callable[[bytes], M], table: str, where: str,
+                  args: tuple[Any, ...]) -> Iterator[M]:
+        sql = f"select id, data from {table} where sync_id = ?{where} order by id"
+        for rowid, blob in self._rows(sql, (self.sync_id, *args)):
+            yield self._parse(factory, table, rowid, blob)
+
+    # -- resource types and resources ----------------------------------------------------------
+
+    def resource_types(self) -> list[resource_pb2.ResourceType]:
+        return list(self._messages(resource_pb2.ResourceType.FromString, "v1_resource_types", "", ()))
+
+    def resource_type(self, type_id: str) -> resource_pb2.ResourceType | None:
+        return next(self._messages(resource_pb2.ResourceType.FromString, "v1_resource_types",
+                                   " and external_id = ?", (type_id,)), None)
+
+    def resources(self, resource_type: str | None = None, *,
+                  parent: tuple[str, str] | None = None) -> Iterator[resource_pb2.Resource]:
+        where, args = "", ()  # type: tuple[str, tuple[Any, ...]]
+        if resource_type:
+            where, args = " and resource_type_id = ?", (resource_type,)
+        if parent:
+            where += " and parent_resource_type_id = ? and parent_resource_id = ?"
+            args = (*args, parent[0], parent[1])
+        return self._messages(resource_pb2.Resource.FromString, "v1_resources", where, args)
+
+    def resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
+        return next(self._messages(resource_pb2.Resource.FromString, "v1_resources", " and external_id = ?",
+                                   (resource_key(resource_type, resource_id),)), None)
+
+    # -- entitlements --------------------------------------------------------------------------
+
+    def entitlements(self, resource_type: str | None = None,
+                     resource_id: str | None = None) -> Iterator[entitlement_pb2.Entitlement]:
+        where, args = "", ()  # type: tuple[str, tuple[Any, ...]]
+        if resource_type:
+            where, args = " and resource_type_id = ?", (resource_type,)
+        if resource_id is not None:
+            where += " and resource_id = ?"
+            args = (*args, resource_id)
+        return self._messages(entitlement_pb2.Entitlement.FromString, "v1_entitlements", where, args)
+
+    def entitlement(self, entitlement_id: str) -> entitlement_pb2.Entitlement | None:
+        return next(self._messages(entitlement_pb2.Entitlement.FromString, "v1_entitlements",
+                                   " and external_id = ?", (entitlement_id,)), None)
+
+    # -- grants --------------------------------------------------------------------------------
+
+    def grants(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
+               resource_id: str | None = None,
+               principal: tuple[str, str] | None = None) -> Iterator[grant_pb2.Grant]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if entitlement_id is not None:
+            clauses.append("entitlement_id = ?")
+            args.append(entitlement_id)
+        if resource_type:
+            clauses.append("resource_type_id = ?")
+            args.append(resource_type)
+        if resource_id is not None:
+            clauses.append("resource_id = ?")
+            args.append(resource_id)
+        if principal is not None:
+            clauses.append("principal_resource_type_id = ? and principal_resource_id = ?")
+            args.extend(principal)
+        where = "".join(f" and {c}" for c in clauses)
+        return self._messages(grant_pb2.Grant.FromString, "v1_grants", where, tuple(args))
+
+    def grant(self, grant_id: str) -> grant_pb2.Grant | None:
+        return next(self._messages(grant_pb2.Grant.FromString, "v1_grants", " and external_id = ?",
+                                   (grant_id,)), None)
+
+    def expansion_rows(self) -> Iterator[tuple[str, str, str, str, bytes]]:
+        """``(grant_id, entitlement_id, principal_type, principal_id, GrantExpandable bytes)``."""
+        sql = ("select external_id, entitlement_id, principal_resource_type_id, principal_resource_id, expansion "
+               "from v1_grants where sync_id = ? and expansion is not null order by id")
+        for row in self._rows(sql, (self.sync_id,)):
+            yield row[0], row[1], row[2], row[3], row[4]
+
+    # -- counts --------------------------------------------------------------------------------
+
+    def _count_by(self, table: str) -> Counter[str]:
+        sql = f"select resource_type_id, count(*) from {table} where sync_id = ? group by resource_type_id"
+        return Counter({k: v for k, v in self._rows(sql, (self.sync_id,))})
+
+    def _count(self, table: str) -> int:
+        rows = list(self._rows(f"select count(*) from {table} where sync_id = ?", (self.sync_id,)))
+        return int(rows[0][0])
+
+    def stats(self) -> dict[str, Any]:
+        """Counts in the shape Go stores in ``v1_sync_runs.stats``."""
+        return {
+            "resource_types": self._count("v1_resource_types"),
+            "resources": self._count("v1_resources"),
+            "entitlements": self._count("v1_entitlements"),
+            "grants": self._count("v1_grants"),
+            "resources_by_resource_type": dict(sorted(self._count_by("v1_resources").items())),
+            "grants_by_resource_type": dict(sorted(self._count_by("v1_grants").items())),
+            "entitlements_by_resource_type": dict(sorted(self._count_by("v1_entitlements").items())),
+        }

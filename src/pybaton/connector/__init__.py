@@ -1,0 +1,54 @@
+"""The connector authoring API.
+
+Subclass :class:`Connector` (with a :class:`ConnectorConfig`) and one
+:class:`ResourceSyncer` per resource type; implement optional capabilities from
+:mod:`pybaton.connector.capabilities`; run it with :func:`pybaton.connector.run`.
+"""
+
+from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
+from pybaton.connector.capabilities import (
+    AccountCreator,
+    AccountInfo,
+    CreateAccountResult,
+    CreateAccountStatus,
+    CredentialOptions,
+    CredentialRotator,
+    GeneratedCredential,
+    Granter,
+    PasswordConstraint,
+    ResourceDeleter,
+    ResourceGetter,
+    StaticEntitlements,
+)
+from pybaton.connector.config import ConnectorConfig, load_config
+from pybaton.connector.pagination import Page, PageToken, TokenBag
+
+__all__ = [
+    "AccountCreator",
+    "AccountInfo",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorMetadata",
+    "CreateAccountResult",
+    "CreateAccountStatus",
+    "CredentialOptions",
+    "CredentialRotator",
+    "GeneratedCredential",
+    "Granter",
+    "Page",
+    "PageToken",
+    "PasswordConstraint",
+    "ResourceDeleter",
+    "ResourceGetter",
+    "ResourceSyncer",
+    "StaticEntitlements",
+    "TokenBag",
+    "load_config",
+]
+
+
+def run(connector_class: type[Connector], argv: list[str] | None = None) -> None:  # type: ignore[type-arg]
+    """Run ``connector_class`` as a standalone command with Baton's standard flags."""
+    from pybaton.connector.runner import main
+
+    main(connector_class, argv)

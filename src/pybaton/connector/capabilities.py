@@ -1,0 +1,154 @@
+"""What a resource syncer can do beyond listing, as small Protocols.
+
+A syncer implements only what its system supports; the engine and the
+provisioning layer discover capabilities with ``isinstance`` (the Protocols are
+runtime-checkable) and the ``capabilities`` command reports them per resource
+type, in Baton's ``ConnectorCapabilities`` shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol, runtime_checkable
+
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+
+@runtime_checkable
+class StaticEntitlements(Protocol):
+    """Entitlements that every resource of the type has (e.g. a group's ``member``).
+
+    Return templates: entitlements whose ``resource`` is unset; the engine stamps
+    one copy onto each resource (id ``type:resource:slug``) without calling the
+    connector per resource.
+    """
+
+    def static_entitlements(self) -> Sequence[entitlement_pb2.Entitlement]: ...
+
+
+@runtime_checkable
+class ResourceGetter(Protocol):
+    """Fetch one resource by id: enables targeted sync and re-reading after a write."""
+
+    def get(self, resource_id: resource_pb2.ResourceId,
+            parent: resource_pb2.ResourceId | None = None) -> resource_pb2.Resource | None: ...
+
+
+@runtime_checkable
+class Granter(Protocol):
+    """Grant and revoke entitlements of this type's resources."""
+
+    def grant(self, principal: resource_pb2.Resource,
+              entitlement: entitlement_pb2.Entitlement) -> Sequence[grant_pb2.Grant] | None:
+        """Make ``principal`` hold ``entitlement``; raise AlreadyExists-style results via return.
+
+        Return the resulting grants (or None to let the toolkit build the usual one).
+        Granting what is already granted must succeed: raise nothing, return the grant.
+        """
+        ...
+
+    def revoke(self, grant: grant_pb2.Grant) -> None:
+        """Remove ``grant``; revoking what is already gone must succeed quietly."""
+        ...
+
+
+class CreateAccountStatus(str, Enum):
+    SUCCESS = "success"
+    ALREADY_EXISTS = "already_exists"
+    ACTION_REQUIRED = "action_required"
+    IN_PROGRESS = "in_progress"
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Who to create: a login, emails and free-form profile fields."""
+
+    login: str
+    emails: Sequence[str] = ()
+    profile: dict[str, Any] = field(default_factory=dict)
+    resource_type: str = ""
+
+
+@dataclass(frozen=True)
+class PasswordConstraint:
+    char_set: str
+    min_count: int = 1
+
+
+@dataclass(frozen=True)
+class CredentialOptions:
+    """How to set the new account's credential: ``none`` or a ``random_password``."""
+
+    kind: str = "random_password"  # "none" | "random_password" | "sso"
+    length: int = 20
+    constraints: Sequence[PasswordConstraint] = ()
+
+
+@dataclass(frozen=True)
+class GeneratedCredential:
+    """A secret produced by a write (shown once, never logged or stored in a .c1z)."""
+
+    name: str
+    value: str
+    description: str = ""
+
+    def __repr__(self) -> str:
+        return f"GeneratedCredential(name={self.name!r}, value=<redacted>)"
+
+
+@dataclass(frozen=True)
+class CreateAccountResult:
+    status: CreateAccountStatus
+    resource: resource_pb2.Resource | None = None
+    credentials: Sequence[GeneratedCredential] = ()
+    message: str = ""
+
+
+@runtime_checkable
+class AccountCreator(Protocol):
+    """Create accounts (JIT provisioning) of this type."""
+
+    def create_account(self, info: AccountInfo, credentials: CredentialOptions) -> CreateAccountResult: ...
+
+
+@runtime_checkable
+class AccountCreationSchema(Protocol):
+    """Optional: describe the profile fields account creation needs."""
+
+    def account_creation_schema(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class ResourceDeleter(Protocol):
+    """Delete resources of this type; deleting what is gone must succeed quietly."""
+
+    def delete_resource(self, resource_id: resource_pb2.ResourceId) -> None: ...
+
+
+@runtime_checkable
+class CredentialRotator(Protocol):
+    """Replace a resource's credential and return the new one."""
+
+    def rotate_credentials(self, resource_id: resource_pb2.ResourceId,
+                           credentials: CredentialOptions) -> Sequence[GeneratedCredential]: ...
+
+
+PROVISIONING_CAPABILITIES: dict[str, type] = {
+    "grant": Granter,
+    "create_account": AccountCreator,
+    "delete_resource": ResourceDeleter,
+    "rotate_credentials": CredentialRotator,
+}
+
+
+def capabilities_of(syncer: object) -> list[str]:
+    """Names of the optional capabilities ``syncer`` implements."""
+    names = []
+    if isinstance(syncer, StaticEntitlements):
+        names.append("static_entitlements")
+    if isinstance(syncer, ResourceGetter):
+        names.append("get")
+    names.extend(name for name, proto in PROVISIONING_CAPABILITIES.items() if isinstance(syncer, proto))
+    return names

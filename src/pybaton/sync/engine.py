@@ -1,0 +1,439 @@
+"""The sync engine: connector → store, resumable, with workers, retries and checks.
+
+Phases run in order — resource types, resources (breadth-first through child
+types), entitlements, grants, expansion — and each commits its rows together
+with a checkpoint (:mod:`pybaton.sync.state`). The working database lives in
+``<file>.wip/`` until the run ends, so an interrupted sync (Ctrl-C, crash,
+``kill -9``) resumes on the next run and the finished file equals an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, syncs
+from pybaton.connector.base import Connector, ResourceSyncer
+from pybaton.connector.capabilities import ResourceGetter, StaticEntitlements
+from pybaton.connector.pagination import Page, PageToken
+from pybaton.errors import C1ZError, FatalError, UserError
+from pybaton.model import annotations as ann
+from pybaton.model.ids import entitlement_id, split_resource_ref
+from pybaton.pb.c1.connector.v2 import (
+    annotation_resource_tree_pb2,
+    entitlement_pb2,
+    resource_pb2,
+)
+from pybaton.sync import integrity
+from pybaton.sync.options import SyncOptions
+from pybaton.sync.progress import LogProgress, Progress
+from pybaton.sync.retry import call_with_retry
+from pybaton.sync.scan import PageResult, ScanTask, ScanTracker, run_scan
+from pybaton.sync.state import ListTask, SyncState
+
+log = logging.getLogger("pybaton.sync")
+
+_RESOURCE_BATCH = 1000
+
+
+@dataclass
+class SyncResult:
+    sync_id: str
+    path: Path
+    stats: dict[str, Any]
+    resumed: bool
+    seconds: float
+    integrity: list[integrity.Violation] = field(default_factory=list)
+
+
+def work_dir_for(path: Path) -> Path:
+    """Where an unfinished sync of ``path`` keeps its working database."""
+    return path.with_name(path.name + ".wip")
+
+
+@contextlib.contextmanager
+def _locked(workdir: Path) -> Iterator[None]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (workdir / "lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{workdir}: another sync of this file is running") from None
+        yield
+
+
+def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | None = None,
+         progress: Progress | None = None) -> SyncResult:
+    """Sync ``connector`` into the ``.c1z`` at ``path`` (created, or appended to as a new run)."""
+    path = Path(path)
+    options = options or SyncOptions()
+    if not path.parent.is_dir():
+        raise UserError(f"{path}: directory {path.parent} does not exist")
+    workdir = work_dir_for(path)
+    with _locked(workdir):
+        c1z = _open_work(path, workdir)
+        try:
+            result = SyncEngine(connector, c1z, options, progress or LogProgress()).run()
+        except BaseException:
+            c1z.close(discard_workdir=False)
+            raise
+        c1z.close(discard_workdir=False)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def _open_work(path: Path, workdir: Path) -> C1ZFile:
+    try:
+        return C1ZFile.open(path, writable=True, create=True, workdir=workdir)
+    except C1ZError:
+        if (workdir / "db.sqlite").exists():
+            log.warning("%s: unusable working copy from an earlier run; starting over", workdir)
+            for child in workdir.iterdir():
+                if child.name != "lock":
+                    child.unlink()
+            return C1ZFile.open(path, writable=True, create=True, workdir=workdir)
+        raise
+
+
+class SyncEngine:
+    """One run. Construct, then :meth:`run`; use :func:`sync` unless embedding."""
+
+    def __init__(self, connector: Connector[Any], c1z: C1ZFile, options: SyncOptions, progress: Progress) -> None:
+        self.connector = connector
+        self.c1z = c1z
+        self.options = options
+        self.progress = progress
+        self._syncers = {s.resource_type.id: s for s in connector.syncers()}
+        self._skip_types = self._types_without_access_data()
+        self.state = SyncState()
+        self.writer: SyncWriter
+        self._buffer: list[Any] = []
+        self._buffer_kind = ""
+        self._last_flush = time.monotonic()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def run(self) -> SyncResult:
+        started = time.monotonic()
+        run, resumed = self._start_or_resume()
+        self.writer = SyncWriter(self.c1z, run.sync_id)
+        log.info("%s sync %s into %s", "resuming" if resumed else "starting", run.sync_id, self.c1z.path)
+        try:
+            self.connector.validate()
+            if self.options.sync_resources:
+                self._targeted()
+            else:
+                self._phases()
+        finally:
+            self.progress.close()
+        violations = integrity.check(self.c1z.conn, run.sync_id) if self.options.integrity_check else []
+        for v in violations:
+            log.warning("integrity: %s", v.describe())
+        stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()
+        with self.writer.transaction():
+            syncs.end_run(self.c1z.conn, run.sync_id, stats)
+            syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done").to_token())
+        self._cleanup_old_syncs()
+        self.c1z.save()
+        return SyncResult(run.sync_id, self.c1z.path, stats, resumed, time.monotonic() - started, violations)
+
+    def _start_or_resume(self) -> tuple[syncs.SyncRun, bool]:
+        conn = self.c1z.conn
+        unfinished = syncs.latest_unfinished(conn)
+        wanted = "partial" if self.options.partial else "full"
+        if unfinished is not None:
+            state = SyncState.from_token(unfinished.sync_token)
+            if state is not None and unfinished.sync_type == wanted:
+                self.state = state
+                return unfinished, True
+            log.warning("discarding unfinished sync %s (not resumable with these options)", unfinished.sync_id)
+            with _transaction(conn):
+                syncs.delete_run(conn, unfinished.sync_id)
+        with _transaction(conn):
+            run = syncs.start_run(conn, wanted)
+            syncs.checkpoint(conn, run.sync_id, self.state.to_token())
+        return run, False
+
+    def _cleanup_old_syncs(self) -> None:
+        runs = [r for r in syncs.list_runs(self.c1z.conn) if r.finished and r.sync_type == "full"]
+        old = runs[: max(0, len(runs) - self.options.keep_syncs)]
+        if not old:
+            return
+        with self.writer.transaction():
+            for r in old:
+                syncs.delete_run(self.c1z.conn, r.sync_id)
+        self.c1z.conn.execute("vacuum")
+
+    # -- phases --------------------------------------------------------------------------------
+
+    def _phases(self) -> None:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("resource_types", self._resource_types),
+            ("resources", self._resources),
+        ]
+        if not self.options.skip_entitlements_and_grants:
+            steps.append(("entitlements", self._entitlements))
+            if not self.options.skip_grants:
+                steps.append(("grants", self._grants))
+                if self.options.expand:
+                    steps.append(("expansion", self._expansion))
+        order = [name for name, _ in steps]
+        start = order.index(self.state.phase) if self.state.phase in order else len(order)
+        for name, step in steps[start:]:
+            self.state.phase = name
+            step()
+            self._advance_phase(order, name)
+
+    def _advance_phase(self, order: Sequence[str], name: str) -> None:
+        idx = order.index(name)
+        self.state.phase = order[idx + 1] if idx + 1 < len(order) else "done"
+        self.state.scan = type(self.state.scan)()
+        self._flush(force=True)
+
+    def _wanted_types(self) -> list[ResourceSyncer]:
+        only = set(self.options.sync_resource_types)
+        unknown = only - set(self._syncers)
+        if unknown:
+            raise UserError(f"unknown resource type(s) {', '.join(sorted(unknown))}; "
+                            f"this connector has {', '.join(self._syncers)}")
+        return [s for t, s in self._syncers.items() if not only or t in only]
+
+    def _resource_types(self) -> None:
+        self.progress.phase("resource types")
+        types = [s.resource_type for s in self._wanted_types()]
+        self.writer.put_resource_types(types)
+        self.progress.advance(len(types))
+        self.state.queue = [ListTask(rt.id) for rt in types]
+
+    def _resources(self) -> None:
+        self.progress.phase("resources")
+        queue = self.state.queue
+        seen_tokens: dict[tuple[str, str, str], set[str]] = {}
+        while queue:
+            task = queue[0]
+            key = (task.resource_type, task.parent_type, task.parent_id)
+            page = self._list_page(task)
+            self._check_token(seen_tokens.setdefault(key, set()), task.token, page.next_token,
+                              f"listing {task.resource_type}")
+            queue.pop(0)
+            if page.next_token:
+                queue.insert(0, ListTask(task.resource_type, task.parent_type, task.parent_id, page.next_token))
+            children = [ListTask(child, r.id.resource_type, r.id.resource)
+                        for r in page.items for child in self._child_types(r)]
+            queue.extend(children)
+            self._add("resources", list(page.items))
+            self.progress.advance(len(page.items))
+
+    def _child_types(self, res: resource_pb2.Resource) -> list[str]:
+        out = []
+        for a in res.annotations:
+            if a.type_url == ann.type_url(annotation_resource_tree_pb2.ChildResourceType):
+                child = annotation_resource_tree_pb2.ChildResourceType()
+                a.Unpack(child)
+                if child.resource_type_id in self._syncers:
+                    out.append(child.resource_type_id)
+                else:
+                    log.warning("%s:%s declares child type %r, which the connector does not sync",
+                                res.id.resource_type, res.id.resource, child.resource_type_id)
+        return out
+
+    def _list_page(self, task: ListTask) -> Page[resource_pb2.Resource]:
+        syncer = self._syncers[task.resource_type]
+        parent = resource_pb2.ResourceId(resource_type=task.parent_type, resource=task.parent_id) \
+            if task.parent_type else None
+        what = f"list {task.resource_type}" + (f" under {task.parent_type}:{task.parent_id}" if parent else "")
+        page = call_with_retry(lambda: syncer.list(parent, PageToken(task.token, self.options.page_size)),
+                               what=what, policy=self.options.retry, on_not_found=Page)
+        for r in page.items:
+            if r.id.resource_type != task.resource_type:
+                raise FatalError(f"{what}: returned a resource of type {r.id.resource_type!r}")
+            if parent is not None and not r.HasField("parent_resource_id"):
+                r.parent_resource_id.CopyFrom(parent)
+        return page
+
+    @staticmethod
+    def _check_token(seen: set[str], token: str, next_token: str, what: str) -> None:
+        if not next_token:
+            return
+        if next_token == token or next_token in seen:
+            raise FatalError(f"{what}: the connector returned page token {next_token[:60]!r} twice; "
+                             "stopping instead of looping forever")
+        seen.add(next_token)
+
+    def _entitlements(self) -> None:
+        self._scan("entitlements", self._entitlement_pages)
+
+    def _grants(self) -> None:
+        self._scan("grants", self._grant_pages)
+
+    def _expansion(self) -> None:
+        from pybaton.sync import expand
+
+        self.progress.phase("expansion")
+        expand.expand_sync(self.c1z, self.writer, self.state.expansion, max_depth=self.options.expansion_max_depth,
+                           checkpoint=lambda: self._checkpoint_now(), progress=self.progress)
+
+    # -- entitlements and grants ---------------------------------------------------------------
+
+    def _types_without_access_data(self) -> set[str]:
+        skip_url = ann.type_url(annotation_resource_tree_pb2.SkipEntitlementsAndGrants)
+        return {t for t, s in self._syncers.items() if any(a.type_url == skip_url for a in s.resource_type.annotations)}
+
+    def _scan(self, kind: str, pages: Callable[[ResourceSyncer, resource_pb2.Resource, str, threading.Event],
+                                               Iterator[PageResult]]) -> None:
+        total = self.c1z.conn.execute("select count(*) from v1_resources where sync_id = ?",
+                                      (self.writer.sync_id,)).fetchone()[0]
+        self.progress.phase(kind, total)
+        tracker = ScanTracker(self.state.scan)
+
+        def fetch(task: ScanTask, stop: threading.Event) -> Iterator[PageResult]:
+            syncer, res = task.payload
+            for page in pages(syncer, res, task.start_token, stop):
+                yield PageResult(task.rowid, page.items, page.next_token)
+            self.progress.advance(1)
+
+        def accept(page: PageResult) -> None:
+            self._add(kind, page.items)
+
+        run_scan(self._scan_tasks(), fetch, tracker, self.options.workers, accept)
+
+    def _scan_tasks(self) -> Iterator[ScanTask]:
+        scan = self.state.scan
+        done = set(scan.done)
+        after = scan.watermark
+        skip_url = ann.type_url(annotation_resource_tree_pb2.SkipEntitlementsAndGrants)
+        while True:
+            rows = self.c1z.conn.execute(
+                "select id, resource_type_id, data from v1_resources where sync_id = ? and id > ? order by id limit ?",
+                (self.writer.sync_id, after, _RESOURCE_BATCH)).fetchall()
+            if not rows:
+                return
+            for rowid, type_id, blob in rows:
+                after = rowid
+                if rowid in done:
+                    continue
+                syncer = self._syncers.get(type_id)
+                if syncer is None or type_id in self._skip_types:
+                    continue
+                res = resource_pb2.Resource.FromString(blob)
+                if any(a.type_url == skip_url for a in res.annotations):
+                    continue
+                yield ScanTask(rowid, scan.tokens.get(str(rowid), ""), (syncer, res))
+
+    def _paged(self, call: Callable[[PageToken], Page[Any]], start: str, stop: threading.Event,
+               what: str) -> Iterator[PageResult]:
+        token = start
+        seen: set[str] = set()
+        while not stop.is_set():
+            page = call_with_retry(lambda: call(PageToken(token, self.options.page_size)), what=what,
+                                   policy=self.options.retry, on_not_found=Page)
+            self._check_token(seen, token, page.next_token, what)
+            yield PageResult(0, list(page.items), page.next_token)
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def _entitlement_pages(self, syncer: ResourceSyncer, res: resource_pb2.Resource, start: str,
+                           stop: threading.Event) -> Iterator[PageResult]:
+        if not start and isinstance(syncer, StaticEntitlements):
+            yield PageResult(0, [self._stamp(t, res) for t in syncer.static_entitlements()], "")
+        what = f"entitlements of {res.id.resource_type}:{res.id.resource}"
+        yield from self._paged(lambda pt: syncer.entitlements(res, pt), start, stop, what)
+
+    def _grant_pages(self, syncer: ResourceSyncer, res: resource_pb2.Resource, start: str,
+                     stop: threading.Event) -> Iterator[PageResult]:
+        what = f"grants of {res.id.resource_type}:{res.id.resource}"
+        yield from self._paged(lambda pt: syncer.grants(res, pt), start, stop, what)
+
+    @staticmethod
+    def _stamp(template: entitlement_pb2.Entitlement, res: resource_pb2.Resource) -> entitlement_pb2.Entitlement:
+        ent = entitlement_pb2.Entitlement()
+        ent.CopyFrom(template)
+        slug = template.slug or template.display_name or template.id
+        ent.slug = slug
+        ent.id = entitlement_id(res.id.resource_type, res.id.resource, slug)
+        ent.resource.CopyFrom(res)
+        if not ent.display_name:
+            ent.display_name = slug
+        return ent
+
+    # -- targeted sync -------------------------------------------------------------------------
+
+    def _targeted(self) -> None:
+        self.progress.phase("targeted resources", len(self.options.sync_resources))
+        for ref in self.options.sync_resources:
+            rtype, rid = split_resource_ref(ref)
+            syncer = self._syncers.get(rtype)
+            if syncer is None:
+                raise UserError(f"--sync-resources {ref}: unknown resource type {rtype!r}")
+            if not isinstance(syncer, ResourceGetter):
+                raise UserError(f"--sync-resources {ref}: the connector cannot fetch single {rtype} resources")
+            res = call_with_retry(lambda s=syncer, r=rtype, i=rid: s.get(resource_pb2.ResourceId(  # type: ignore[misc]
+                resource_type=r, resource=i)), what=f"get {ref}", policy=self.options.retry, on_not_found=lambda: None)
+            if res is None:
+                log.warning("--sync-resources %s: not found", ref)
+                continue
+            self.writer.put_resource_types([syncer.resource_type])
+            self._add("resources", [res])
+            if not self.options.skip_entitlements_and_grants:
+                never = threading.Event()
+                for page in self._entitlement_pages(syncer, res, "", never):
+                    self._add("entitlements", page.items)
+                if not self.options.skip_grants:
+                    for page in self._grant_pages(syncer, res, "", never):
+                        self._add("grants", page.items)
+            self.progress.advance(1)
+        self._flush(force=True)
+
+    # -- buffering -----------------------------------------------------------------------------
+
+    def _add(self, kind: str, items: Sequence[Any]) -> None:
+        if self._buffer_kind != kind and self._buffer:
+            self._flush(force=True)
+        self._buffer_kind = kind
+        self._buffer.extend(items)
+        self._flush()
+
+    def _flush(self, force: bool = False) -> None:
+        due = len(self._buffer) >= self.options.batch_rows or \
+            time.monotonic() - self._last_flush >= self.options.checkpoint_seconds
+        if not (force or due):
+            return
+        items, kind = self._buffer, self._buffer_kind
+        self._buffer = []
+        put: dict[str, Callable[[Any], None]] = {
+            "resources": self.writer.put_resources,
+            "entitlements": self.writer.put_entitlements,
+            "grants": self.writer.put_grants,
+        }
+        with self.writer.transaction():
+            if items:
+                put[kind](items)
+            self.writer.checkpoint(self.state.to_token())
+        self._last_flush = time.monotonic()
+
+    def _checkpoint_now(self) -> None:
+        self._flush(force=True)
+
+
+@contextlib.contextmanager
+def _transaction(conn: Any) -> Iterator[None]:
+    conn.execute("begin")
+    try:
+        yield
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+
+
+__all__ = ["SyncEngine", "SyncResult", "sync", "work_dir_for"]
