@@ -13,6 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import zstandard
 
@@ -93,28 +94,23 @@ def unpack(path: Path, db_path: Path, limits: DecodeLimits | None = None) -> Non
     limits = limits or DecodeLimits.from_env()
     check_magic(path, sniff(path))
     dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_bytes)
-    written = 0
+    sink = _Sink(path, limits.max_decoded_bytes)
     try:
         with path.open("rb") as src, db_path.open("wb") as dst:
             src.seek(len(MAGIC_V1))
-            reader = dctx.stream_reader(src, read_size=_CHUNK, read_across_frames=True)
-            first = True
-            while True:
-                chunk = reader.read(_CHUNK)
-                if not chunk:
-                    break
-                if first:
-                    if not chunk.startswith(SQLITE_HEADER[: len(chunk)]) or len(chunk) < len(SQLITE_HEADER):
-                        raise C1ZFormatError(f"{path}: the payload is not a SQLite database")
-                    first = False
-                written += len(chunk)
-                if written > limits.max_decoded_bytes:
-                    raise C1ZFormatError(
-                        f"{path}: decompressed size exceeds the limit of {limits.max_decoded_bytes} bytes "
-                        "(set PYBATON_C1Z_MAX_DECODED_BYTES to allow more)"
-                    )
-                dst.write(chunk)
-            if first:
+            dobj = dctx.decompressobj()
+            mid_frame = False
+            while chunk := src.read(_CHUNK):
+                while chunk:
+                    sink.write(dst, dobj.decompress(chunk))
+                    mid_frame = not dobj.eof
+                    # A file may hold several frames back to back: start a new one on the leftover.
+                    chunk = dobj.unused_data if dobj.eof else b""
+                    if dobj.eof:
+                        dobj = dctx.decompressobj()
+            if mid_frame:
+                raise C1ZFormatError(f"{path}: corrupt or truncated compressed data (the stream ends mid-frame)")
+            if sink.written == 0:
                 raise C1ZFormatError(f"{path}: the file holds no data after its header (truncated?)")
     except zstandard.ZstdError as exc:
         msg = str(exc)
@@ -155,6 +151,31 @@ def pack(db_path: Path, path: Path, *, level: int = 1, threads: int = -1) -> Non
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class _Sink:
+    """Writes decompressed bytes, checking the SQLite header and the size cap."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.written = 0
+        self._head = b""
+
+    def write(self, dst: BinaryIO, data: bytes) -> None:
+        if not data:
+            return
+        if len(self._head) < len(SQLITE_HEADER):
+            self._head += data[: len(SQLITE_HEADER) - len(self._head)]
+            if not SQLITE_HEADER.startswith(self._head[: len(SQLITE_HEADER)]):
+                raise C1ZFormatError(f"{self.path}: the payload is not a SQLite database")
+        self.written += len(data)
+        if self.written > self.limit:
+            raise C1ZFormatError(
+                f"{self.path}: decompressed size exceeds the limit of {self.limit} bytes "
+                "(set PYBATON_C1Z_MAX_DECODED_BYTES to allow more)"
+            )
+        dst.write(data)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -54,7 +54,7 @@ class Granter(Protocol):
         ...
 
 
-class CreateAccountStatus(str, Enum):
+class CreateAccountStatus(StrEnum):
     SUCCESS = "success"
     ALREADY_EXISTS = "already_exists"
     ACTION_REQUIRED = "action_required"

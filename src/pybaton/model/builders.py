@@ -7,7 +7,7 @@ connector builds is exactly what is stored and what Go reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
@@ -54,7 +54,8 @@ def struct(values: Mapping[str, Any] | None) -> struct_pb2.Struct:
 def resource_type(type_id: str, display_name: str, *, traits: Iterable[int | str] = (),
                   description: str = "", annotations: Iterable[Message] = ()) -> resource_pb2.ResourceType:
     rt = resource_pb2.ResourceType(id=type_id, display_name=display_name, description=description)
-    rt.traits.extend(trait_value(t) if isinstance(t, str) else t for t in traits)
+    values = [trait_value(t) if isinstance(t, str) else t for t in traits]
+    rt.traits.extend(cast("list[resource_pb2.ResourceType.Trait]", values))
     for a in annotations:
         rt.annotations.append(ann.pack(a))
     return rt
@@ -94,8 +95,10 @@ def user_trait(*, emails: Sequence[str] = (), login: str = "", status: str = "en
     trait = annotation_trait_pb2.UserTrait(login=login)
     for i, email in enumerate(emails):
         trait.emails.append(annotation_trait_pb2.UserTrait.Email(address=email, is_primary=i == 0))
-    trait.status.status = annotation_trait_pb2.UserTrait.Status.Status.Value(f"STATUS_{status.upper()}")
-    trait.account_type = annotation_trait_pb2.UserTrait.AccountType.Value(f"ACCOUNT_TYPE_{account_type.upper()}")
+    trait.status.status = cast("annotation_trait_pb2.UserTrait.Status.Status",
+                               annotation_trait_pb2.UserTrait.Status.Status.Value(f"STATUS_{status.upper()}"))
+    trait.account_type = cast("annotation_trait_pb2.UserTrait.AccountType",
+                              annotation_trait_pb2.UserTrait.AccountType.Value(f"ACCOUNT_TYPE_{account_type.upper()}"))
     if profile:
         trait.profile.CopyFrom(struct(profile))
     trait.employee_ids.extend(employee_ids)

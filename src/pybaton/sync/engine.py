@@ -251,8 +251,9 @@ class SyncEngine:
         parent = resource_pb2.ResourceId(resource_type=task.parent_type, resource=task.parent_id) \
             if task.parent_type else None
         what = f"list {task.resource_type}" + (f" under {task.parent_type}:{task.parent_id}" if parent else "")
+        empty: Callable[[], Page[resource_pb2.Resource]] = Page
         page = call_with_retry(lambda: syncer.list(parent, PageToken(task.token, self.options.page_size)),
-                               what=what, policy=self.options.retry, on_not_found=Page)
+                               what=what, policy=self.options.retry, on_not_found=empty)
         for r in page.items:
             if r.id.resource_type != task.resource_type:
                 raise FatalError(f"{what}: returned a resource of type {r.id.resource_type!r}")
@@ -273,7 +274,14 @@ class SyncEngine:
         self._scan("entitlements", self._entitlement_pages)
 
     def _grants(self) -> None:
+        # Grants are the bulk of any sync: load them with the indexes dropped and
+        # rebuild once (see SyncWriter.begin_bulk_grants). A resumed run finds the
+        # indexes still dropped and carries on in the same mode.
+        self.writer.begin_bulk_grants()
         self._scan("grants", self._grant_pages)
+        self._flush(force=True)
+        self.progress.phase("indexing grants")
+        self.writer.end_bulk_grants()
 
     def _expansion(self) -> None:
         from pybaton.sync import expand
@@ -334,8 +342,9 @@ class SyncEngine:
         token = start
         seen: set[str] = set()
         while not stop.is_set():
-            page = call_with_retry(lambda: call(PageToken(token, self.options.page_size)), what=what,
-                                   policy=self.options.retry, on_not_found=Page)
+            page_token = PageToken(token, self.options.page_size)
+            page: Page[Any] = call_with_retry(lambda pt=page_token: call(pt),  # type: ignore[misc]
+                                              what=what, policy=self.options.retry, on_not_found=Page)
             self._check_token(seen, token, page.next_token, what)
             yield PageResult(0, list(page.items), page.next_token)
             if not page.next_token:

@@ -37,7 +37,7 @@ class SyncCallError(FatalError):
 
 def backoff_delay(policy: RetryPolicy, attempt: int) -> float:
     delay = min(policy.max_delay, policy.base_delay * (2 ** attempt))
-    return delay * (0.5 + random.random() / 2)
+    return float(delay * (0.5 + random.random() / 2))
 
 
 def call_with_retry(fn: Callable[[], T], *, what: str, policy: RetryPolicy, on_not_found: Callable[[], T],
