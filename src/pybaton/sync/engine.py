@@ -14,9 +14,11 @@ import contextlib
 import fcntl
 import logging
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,11 @@ class SyncEngine:
         self._buffer: list[Any] = []
         self._buffer_kind = ""
         self._last_flush = time.monotonic()
+        # Commits run on one background thread so SQLite's work (which releases the
+        # GIL) overlaps the connector's; at most one batch is in flight.
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pybaton-commit")
+        self._pending: Future[None] | None = None
+        self._scan_conn: sqlite3.Connection | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -134,6 +141,7 @@ class SyncEngine:
             else:
                 self._phases()
         finally:
+            self._finish_commits()
             self.progress.close()
         violations = integrity.check(self.c1z.conn, run.sync_id) if self.options.integrity_check else []
         for v in violations:
@@ -284,7 +292,7 @@ class SyncEngine:
         self.writer.end_bulk_grants()
 
     def _expansion(self) -> None:
-        from pybaton.sync import expand
+        from pybaton.sync import expand  # type: ignore[attr-defined,unused-ignore]
 
         self.progress.phase("expansion")
         expand.expand_sync(self.c1z, self.writer, self.state.expansion, max_depth=self.options.expansion_max_depth,
@@ -298,7 +306,7 @@ class SyncEngine:
 
     def _scan(self, kind: str, pages: Callable[[ResourceSyncer, resource_pb2.Resource, str, threading.Event],
                                                Iterator[PageResult]]) -> None:
-        total = self.c1z.conn.execute("select count(*) from v1_resources where sync_id = ?",
+        total = self._reads().execute("select count(*) from v1_resources where sync_id = ?",
                                       (self.writer.sync_id,)).fetchone()[0]
         self.progress.phase(kind, total)
         tracker = ScanTracker(self.state.scan)
@@ -320,7 +328,7 @@ class SyncEngine:
         after = scan.watermark
         skip_url = ann.type_url(annotation_resource_tree_pb2.SkipEntitlementsAndGrants)
         while True:
-            rows = self.c1z.conn.execute(
+            rows = self._reads().execute(
                 "select id, resource_type_id, data from v1_resources where sync_id = ? and id > ? order by id limit ?",
                 (self.writer.sync_id, after, _RESOURCE_BATCH)).fetchall()
             if not rows:
@@ -391,6 +399,7 @@ class SyncEngine:
             if res is None:
                 log.warning("--sync-resources %s: not found", ref)
                 continue
+            self._wait_for_commit()
             self.writer.put_resource_types([syncer.resource_type])
             self._add("resources", [res])
             if not self.options.skip_entitlements_and_grants:
@@ -413,12 +422,25 @@ class SyncEngine:
         self._flush()
 
     def _flush(self, force: bool = False) -> None:
+        """Commit buffered rows with the checkpoint that covers them.
+
+        Routine flushes are handed to the committer thread; forced ones (phase
+        boundaries, explicit checkpoints) wait until everything is on disk.
+        """
         due = len(self._buffer) >= self.options.batch_rows or \
             time.monotonic() - self._last_flush >= self.options.checkpoint_seconds
         if not (force or due):
             return
         items, kind = self._buffer, self._buffer_kind
         self._buffer = []
+        token = self.state.to_token()
+        self._wait_for_commit()
+        self._pending = self._committer.submit(self._commit, kind, items, token)
+        self._last_flush = time.monotonic()
+        if force:
+            self._wait_for_commit()
+
+    def _commit(self, kind: str, items: list[Any], token: str) -> None:
         put: dict[str, Callable[[Any], None]] = {
             "resources": self.writer.put_resources,
             "entitlements": self.writer.put_entitlements,
@@ -427,8 +449,28 @@ class SyncEngine:
         with self.writer.transaction():
             if items:
                 put[kind](items)
-            self.writer.checkpoint(self.state.to_token())
-        self._last_flush = time.monotonic()
+            self.writer.checkpoint(token)
+
+    def _wait_for_commit(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _finish_commits(self) -> None:
+        """Let an in-flight commit land (also on Ctrl-C), then stop the committer."""
+        try:
+            self._wait_for_commit()
+        finally:
+            self._committer.shutdown(wait=True)
+            if self._scan_conn is not None:
+                self._scan_conn.close()
+                self._scan_conn = None
+
+    def _reads(self) -> sqlite3.Connection:
+        """A second connection for reading committed rows while the committer writes."""
+        if self._scan_conn is None:
+            self._scan_conn = sqlite3.connect(self.c1z.db_path, check_same_thread=False)
+        return self._scan_conn
 
     def _checkpoint_now(self) -> None:
         self._flush(force=True)
