@@ -291,3 +291,38 @@ def test_temp_directories_are_removed_on_close_and_on_error(tmp_path: Path, monk
     with pytest.raises(C1ZFormatError):
         C1ZFile.open(bad)
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_read_cache_reuses_the_unpacked_database_until_the_file_changes(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from pybaton.c1z import cache
+
+    monkeypatch.setenv("PYBATON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "MIN_PACKED_SIZE", 0)
+    path = _write(tmp_path / "c.c1z", resources=[model.resource("user", "a", "A")])
+    with C1ZFile.open(path) as first:
+        cached_db = first.db_path
+        assert [r.id.resource for r in SyncReader.of(first).resources()] == ["a"]
+    assert cached_db.exists()
+    with C1ZFile.open(path) as second:
+        assert second.db_path == cached_db
+    _write(path, resources=[model.resource("user", "b", "B")])
+    with C1ZFile.open(path) as third:
+        assert third.db_path != cached_db
+        assert [r.id.resource for r in SyncReader.of(third).resources()] == ["b"]
+    bad = tmp_path / "bad.c1z"
+    bad.write_bytes(MAGIC_V1 + b"\x00" * 32)
+    with pytest.raises(C1ZFormatError):
+        C1ZFile.open(bad)
+    assert not list((tmp_path / "cache" / "c1z").glob(".*.tmp"))
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = _write(tmp_path / "p.c1z", resources=[model.resource("user", "a", "A")])
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -146,11 +146,22 @@ def pack(db_path: Path, path: Path, *, level: int = 1, threads: int = -1) -> Non
                              write_size=4 * _CHUNK)
             dst.flush()
             os.fsync(dst.fileno())
+        os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
         _fsync_dir(directory)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """Keep an existing file's mode; new files get the usual 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class _Sink:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from pybaton.c1z import container, schema, syncs
+from pybaton.c1z import cache, container, schema, syncs
 from pybaton.c1z.syncs import SyncRun
 from pybaton.errors import C1ZError, C1ZFormatError, SyncNotFoundError
 
@@ -44,6 +44,13 @@ def _connect(db_path: Path, *, writable: bool) -> sqlite3.Connection:
         conn.execute("pragma cache_size = -65536")
         conn.execute("pragma mmap_size = 1073741824")
     return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Validate an unpacked database and bring an older layout up to date (our copy only)."""
+    _validate(conn, path)
+    with sqlite_errors(path):
+        schema.migrate(conn)
 
 
 def _validate(conn: sqlite3.Connection, path: Path) -> None:
@@ -83,10 +90,15 @@ class C1ZFile:
 
         With ``workdir`` and an existing working database inside it (left by an
         interrupted run), that database is used as is: the packed file is older.
+        Read-only opens of large files go through the unpacked-file cache.
         """
         path = Path(path)
         if not writable and create:
             raise ValueError("create needs writable")
+        if not writable and workdir is None:
+            cached = cls._open_cached(path, limits)
+            if cached is not None:
+                return cached
         owns = workdir is None
         wd = Path(tempfile.mkdtemp(prefix="pybaton-c1z-")) if workdir is None else Path(workdir)
         wd.mkdir(parents=True, exist_ok=True)
@@ -104,10 +116,7 @@ class C1ZFile:
             if fresh:
                 schema.create(conn)
             else:
-                _validate(conn, path)
-                # The working copy is ours: bring older layouts up to date even for reading.
-                with sqlite_errors(path):
-                    schema.migrate(conn)
+                _prepare(conn, path)
             if not writable:
                 conn.execute("pragma query_only = on")
             return cls(path, db_path, conn, writable=writable, workdir=wd, owns_workdir=owns)
@@ -115,6 +124,36 @@ class C1ZFile:
             if owns:
                 shutil.rmtree(wd, ignore_errors=True)
             raise
+
+    @classmethod
+    def _open_cached(cls, path: Path, limits: container.DecodeLimits | None) -> C1ZFile | None:
+        if not cache.enabled():
+            return None
+        key = cache.key_for(path)
+        if key is None:
+            return None
+        entry = cache.lookup(key)
+        if entry is None:
+            container.check_magic(path, container.sniff(path))
+            staged = cache.staging_path(key)
+            try:
+                container.unpack(path, staged, limits)
+                conn = _connect(staged, writable=False)
+                try:
+                    _prepare(conn, path)
+                    conn.execute("pragma journal_mode = delete")
+                finally:
+                    conn.close()
+                entry = cache.publish(staged, key)
+            except BaseException:
+                for leftover in (staged, Path(f"{staged}-wal"), Path(f"{staged}-shm")):
+                    leftover.unlink(missing_ok=True)
+                raise
+        conn = sqlite3.connect(f"file:{entry}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute("pragma trusted_schema = off")
+        conn.execute("pragma query_only = on")
+        conn.execute("pragma mmap_size = 1073741824")
+        return cls(path, entry, conn, writable=False, workdir=entry.parent, owns_workdir=False)
 
     @classmethod
     def create(cls, path: str | Path, *, workdir: str | Path | None = None) -> C1ZFile:
@@ -164,7 +203,8 @@ class C1ZFile:
             return
         self._closed = True
         self.conn.close()
-        if discard_workdir if discard_workdir is not None else self._owns_workdir:
+        discard = self._owns_workdir if discard_workdir is None else discard_workdir
+        if discard and (self._owns_workdir or self.writable):
             shutil.rmtree(self._workdir, ignore_errors=True)
 
     def __enter__(self) -> C1ZFile:
