@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## make demo: sync the built-in demo connector (no credentials) and show what it found
 demo: $(STAMP)
-	$(BIN)/pybaton sync demo -f demo.c1z
+	$(BIN)/pybaton sync demo -f demo.c1z --data-dir .pybaton/demo
 	$(BIN)/pybaton -f demo.c1z summary
 
 ## make test: install what the tests need (servers from Debian packages), run the whole suite
@@ -40,4 +40,4 @@ proto: $(STAMP)
 	bash scripts/gen-proto.sh $(PY)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.c1z demo-data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.c1z .pybaton
