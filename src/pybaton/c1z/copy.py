@@ -40,7 +40,10 @@ def copy_sync(src: C1ZFile, dst: C1ZFile, sync_id: str) -> str:
             conn.execute("begin")
             conn.execute(f"insert into main.v1_sync_runs ({_RUN_COLUMNS}) select {_RUN_COLUMNS} "
                          "from src.v1_sync_runs where sync_id = ?", (sync_id,))
+            present = {row[0] for row in conn.execute("select name from src.sqlite_master where type = 'table'")}
             for table, columns in _TABLE_COLUMNS.items():
+                if table not in present:
+                    continue  # older SDKs had no such table
                 conn.execute(f"insert into main.{table} ({columns}) select {columns} from src.{table} "
                              "where sync_id = ? order by id", (sync_id,))
             conn.execute("commit")

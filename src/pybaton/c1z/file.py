@@ -46,11 +46,11 @@ def _connect(db_path: Path, *, writable: bool) -> sqlite3.Connection:
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _prepare(conn: sqlite3.Connection, path: Path, *, writable: bool) -> None:
     """Validate an unpacked database and bring an older layout up to date (our copy only)."""
     _validate(conn, path)
     with sqlite_errors(path):
-        schema.migrate(conn)
+        schema.migrate(conn, indexes=writable)
 
 
 def _validate(conn: sqlite3.Connection, path: Path) -> None:
@@ -116,7 +116,7 @@ class C1ZFile:
             if fresh:
                 schema.create(conn)
             else:
-                _prepare(conn, path)
+                _prepare(conn, path, writable=writable)
             if not writable:
                 conn.execute("pragma query_only = on")
             return cls(path, db_path, conn, writable=writable, workdir=wd, owns_workdir=owns)
@@ -140,7 +140,7 @@ class C1ZFile:
                 container.unpack(path, staged, limits)
                 conn = _connect(staged, writable=False)
                 try:
-                    _prepare(conn, path)
+                    _prepare(conn, path, writable=False)
                     conn.execute("pragma journal_mode = delete")
                 finally:
                     conn.close()

@@ -105,22 +105,22 @@ class SyncReader:
     def grants(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
                resource_id: str | None = None,
                principal: tuple[str, str] | None = None) -> Iterator[grant_pb2.Grant]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        if entitlement_id is not None:
-            clauses.append("entitlement_id = ?")
-            args.append(entitlement_id)
-        if resource_type:
-            clauses.append("resource_type_id = ?")
-            args.append(resource_type)
-        if resource_id is not None:
-            clauses.append("resource_id = ?")
-            args.append(resource_id)
-        if principal is not None:
-            clauses.append("principal_resource_type_id = ? and principal_resource_id = ?")
-            args.extend(principal)
-        where = "".join(f" and {c}" for c in clauses)
-        return self._messages(grant_pb2.Grant.FromString, "v1_grants", where, tuple(args))
+        where, args = _grant_filter(entitlement_id, resource_type, resource_id, principal)
+        return self._messages(grant_pb2.Grant.FromString, "v1_grants", where, args)
+
+    def principals(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
+                   resource_id: str | None = None) -> Iterator[tuple[str, str]]:
+        """Distinct ``(principal type, principal id)`` of the matching grants, in order of first grant.
+
+        Read from the indexed columns, not the blobs: listing who holds one
+        entitlement must not decode every grant of a big file.
+        """
+        where, args = _grant_filter(entitlement_id, resource_type, resource_id, None)
+        sql = ("select principal_resource_type_id, principal_resource_id from v1_grants "
+               f"where sync_id = ?{where} "
+               "group by principal_resource_type_id, principal_resource_id order by min(id)")
+        for ptype, pid in self._rows(sql, (self.sync_id, *args)):
+            yield str(ptype), str(pid)
 
     def grant(self, grant_id: str) -> grant_pb2.Grant | None:
         return next(self._messages(grant_pb2.Grant.FromString, "v1_grants", " and external_id = ?",
@@ -143,14 +143,55 @@ class SyncReader:
         rows = list(self._rows(f"select count(*) from {table} where sync_id = ?", (self.sync_id,)))
         return int(rows[0][0])
 
+    def sync_stats(self) -> dict[str, Any]:
+        """The run's counts as Go's ``baton stats`` reports them, in the stored (snake_case) shape.
+
+        Go trusts the ``stats`` column when it holds at least one resource type;
+        otherwise (older files have no such column) it counts, as :meth:`stats` does.
+        """
+        stored = self.run.stats
+        if stored and int(stored.get("resource_types") or 0) > 0:
+            return dict(stored)
+        return self.stats()
+
     def stats(self) -> dict[str, Any]:
-        """Counts in the shape Go stores in ``v1_sync_runs.stats``."""
-        return {
-            "resource_types": self._count("v1_resource_types"),
-            "resources": self._count("v1_resources"),
-            "entitlements": self._count("v1_entitlements"),
-            "grants": self._count("v1_grants"),
-            "resources_by_resource_type": dict(sorted(self._count_by("v1_resources").items())),
-            "grants_by_resource_type": dict(sorted(self._count_by("v1_grants").items())),
-            "entitlements_by_resource_type": dict(sorted(self._count_by("v1_entitlements").items())),
-        }
+        """Count the run the way Go does (and the way the engine stores it at the end of a sync).
+
+        Every resource type of the sync appears in ``resources_by_resource_type``
+        (0 when it has no resources; types missing from the catalog are ignored),
+        and a ``resources_only`` run reports no entitlements or grants.
+        """
+        type_ids = [rt.id for rt in self.resource_types()]
+        by_type = dict.fromkeys(type_ids, 0)
+        for type_id, count in self._count_by("v1_resources").items():
+            if type_id in by_type:
+                by_type[type_id] = count
+        out: dict[str, Any] = {"resource_types": len(type_ids), "resources": sum(by_type.values()),
+                               "resources_by_resource_type": by_type}
+        if self.run.sync_type != "resources_only":
+            grants_by_type = dict(self._count_by("v1_grants"))
+            out["entitlements"] = self._count("v1_entitlements")
+            out["grants"] = sum(grants_by_type.values())
+            out["grants_by_resource_type"] = grants_by_type
+            out["entitlements_by_resource_type"] = dict(self._count_by("v1_entitlements"))
+        return out
+
+
+def _grant_filter(entitlement_id: str | None, resource_type: str | None, resource_id: str | None,
+                  principal: tuple[str, str] | None) -> tuple[str, tuple[Any, ...]]:
+    """The ``and ...`` clauses (and their arguments) selecting grants; every one hits an index."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if entitlement_id is not None:
+        clauses.append("entitlement_id = ?")
+        args.append(entitlement_id)
+    if resource_type:
+        clauses.append("resource_type_id = ?")
+        args.append(resource_type)
+    if resource_id is not None:
+        clauses.append("resource_id = ?")
+        args.append(resource_id)
+    if principal is not None:
+        clauses.append("principal_resource_type_id = ? and principal_resource_id = ?")
+        args.extend(principal)
+    return "".join(f" and {c}" for c in clauses), tuple(args)

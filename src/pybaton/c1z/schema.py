@@ -147,13 +147,19 @@ def columns_of(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"pragma table_info({table})")}
 
 
-def migrate(conn: sqlite3.Connection) -> bool:
-    """Bring an older layout up to the current one; return True if anything changed."""
+def migrate(conn: sqlite3.Connection, *, indexes: bool = True) -> bool:
+    """Bring an older layout up to the current one; return True if anything changed.
+
+    Readers pass ``indexes=False``: building an index Go's older SDKs did not
+    create costs seconds on a big file and only pays off for writers.
+    """
     changed = False
     for table, column, decl in _ADDED_COLUMNS:
         if column not in columns_of(conn, table):
             conn.execute(f"alter table {table} add column {column} {decl}")
             changed = True
+    if not indexes:
+        return changed
     existing = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
     missing_tables = [t for t in TABLES if t not in existing]
     existing_idx = {row[0] for row in conn.execute("select name from sqlite_master where type='index'")}

@@ -146,7 +146,7 @@ class SyncEngine:
         violations = integrity.check(self.c1z.conn, run.sync_id) if self.options.integrity_check else []
         for v in violations:
             log.warning("integrity: %s", v.describe())
-        stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()
+        stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()  # Go's counting rules
         with self.writer.transaction():
             syncs.end_run(self.c1z.conn, run.sync_id, stats)
             syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done").to_token())

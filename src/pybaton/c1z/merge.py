@@ -1,0 +1,65 @@
+"""Copy a sync run from one ``.c1z`` into another, rows and blobs untouched.
+
+An external connector (a Go ``baton-*`` binary, or one of ours in another
+process) syncs into a file of its own; importing its run into the operator's
+file makes it one more sync run there, readable, diffable and usable by
+provisioning like a run of our own engine. Rows are copied by SQL inside
+SQLite (``insert … select`` across an attached database), so the protobuf
+``data`` blobs are never parsed or re-encoded; only ``sync_id`` changes, to a
+fresh id, so importing never collides with a run the file already holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pybaton.c1z import schema, syncs
+from pybaton.c1z.file import C1ZFile, sqlite_errors
+from pybaton.c1z.ksuid import new_ksuid
+from pybaton.c1z.syncs import SyncRun
+
+# Tables whose rows belong to a run (v1_sync_runs itself is copied separately).
+_RUN_TABLES = tuple(t for t in schema.TABLES if t != "v1_sync_runs")
+
+
+def _shared_columns(target: C1ZFile, table: str) -> list[str]:
+    """Columns both databases have (an older source lacks some), without the row id."""
+    mine = schema.columns_of(target.conn, table)
+    theirs = {row[1] for row in target.conn.execute(f"pragma src.table_info({table})")}
+    return sorted((mine & theirs) - {"id", "sync_id"})
+
+
+def _copy(target: C1ZFile, table: str, old_id: str, new_id: str) -> None:
+    cols = ", ".join(_shared_columns(target, table))
+    target.conn.execute(f"insert into main.{table} ({cols}, sync_id) select {cols}, ? from src.{table} "
+                        "where sync_id = ? order by id", (new_id, old_id))
+
+
+def prune_full_runs(target: C1ZFile, keep: int) -> None:
+    """Keep the newest ``keep`` finished full runs, as the engine does after a sync."""
+    runs = [r for r in syncs.list_runs(target.conn) if r.finished and r.sync_type == "full"]
+    for run in runs[: max(0, len(runs) - keep)]:
+        syncs.delete_run(target.conn, run.sync_id)
+
+
+def import_run(source: Path, target: Path, *, keep_full_runs: int | None = None) -> SyncRun:
+    """Append the latest finished run of ``source`` to ``target`` (created if missing); return it."""
+    with C1ZFile.open(source) as src:
+        run = src.resolve_sync(sync_type=None)
+        with C1ZFile.create(target) as dst, sqlite_errors(target):
+            new_id = new_ksuid()
+            dst.conn.execute("attach database ? as src", (str(src.db_path),))
+            dst.conn.execute("begin")
+            try:
+                _copy(dst, "v1_sync_runs", run.sync_id, new_id)
+                for table in _RUN_TABLES:
+                    _copy(dst, table, run.sync_id, new_id)
+                if keep_full_runs is not None:
+                    prune_full_runs(dst, keep_full_runs)
+            except BaseException:
+                dst.conn.execute("rollback")
+                raise
+            dst.conn.execute("commit")
+            dst.conn.execute("detach database src")
+            dst.save()
+            return syncs.get_run(dst.conn, new_id)

@@ -1,0 +1,5 @@
+"""``python -m pybaton.cli``."""
+
+from pybaton.cli.main import main
+
+main()

@@ -1,0 +1,200 @@
+"""The listings of the read commands, as the Go CLI's ``baton.v1`` output messages.
+
+Building Go's own output messages (``GrantOutput``, ``ResourceListOutput``...)
+makes the JSON shape Go's by construction; the console and CSV renderers read
+the same messages. The lookups around each row (a grant's entitlement, resource
+and principal) go through :class:`Lookups`, which behaves like Go's
+``storecache``: each object is fetched once, and a missing one becomes a
+``MISSING ...`` placeholder plus one warning instead of an error, so a file
+with a dangling reference still lists.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pybaton.c1z import SyncReader, SyncRun
+from pybaton.c1z.syncs import nanos_of, parse_time
+from pybaton.pb.baton.v1 import outputs_pb2
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
+from pybaton.pb.c1.reader.v2 import sync_pb2
+
+Warn = Callable[[str], None]
+
+
+def _fields(**values: str) -> str:
+    """Go's zap fields rendering, e.g. ``{"resource_type_id": "user", "resource_id": ""}``."""
+    return json.dumps(values, ensure_ascii=False)
+
+
+class Lookups:
+    """Go's ``storecache``: cached lookups that degrade to placeholders with one warning each."""
+
+    def __init__(self, reader: SyncReader, warn: Warn) -> None:
+        self.reader = reader
+        self._warn = warn
+        self._types: dict[str, resource_pb2.ResourceType] = {}
+        self._resources: dict[tuple[str, str], resource_pb2.Resource] = {}
+        self._entitlements: dict[str, entitlement_pb2.Entitlement] = {}
+
+    def resource_type(self, type_id: str) -> resource_pb2.ResourceType:
+        if type_id not in self._types:
+            found = self.reader.resource_type(type_id)
+            if found is None:
+                self._warn(f"unable to find resource type {_fields(resource_type_id=type_id)}")
+                found = resource_pb2.ResourceType(id=type_id, display_name=f"MISSING RESOURCE TYPE ({type_id})")
+            self._types[type_id] = found
+        return self._types[type_id]
+
+    def resource(self, rid: resource_pb2.ResourceId) -> resource_pb2.Resource:
+        key = (rid.resource_type, rid.resource)
+        if key not in self._resources:
+            found = self.reader.resource(*key) if rid.resource_type else None
+            if found is None:
+                self._warn(f"unable to find resource {_fields(resource_type_id=key[0], resource_id=key[1])}")
+                found = resource_pb2.Resource(display_name=f"MISSING RESOURCE ({key[0]}:{key[1]})")
+                found.id.CopyFrom(rid)
+            self._resources[key] = found
+        return self._resources[key]
+
+    def entitlement(self, entitlement_id: str) -> entitlement_pb2.Entitlement:
+        if entitlement_id not in self._entitlements:
+            found = self.reader.entitlement(entitlement_id)
+            if found is None:
+                self._warn(f"unable to find entitlement {_fields(entitlement_id=entitlement_id)}")
+                found = entitlement_pb2.Entitlement(id=entitlement_id,
+                                                    display_name=f"MISSING ENTITLEMENT ({entitlement_id})")
+            self._entitlements[entitlement_id] = found
+        return self._entitlements[entitlement_id]
+
+
+# -- listings ------------------------------------------------------------------------------------
+
+
+def resource_types(reader: SyncReader) -> outputs_pb2.ResourceTypeListOutput:
+    out = outputs_pb2.ResourceTypeListOutput()
+    for rt in reader.resource_types():
+        out.resource_types.add().resource_type.CopyFrom(rt)
+    return out
+
+
+def _resource_output(target: outputs_pb2.ResourceOutput, res: resource_pb2.Resource, look: Lookups) -> None:
+    """Fill one ``ResourceOutput``: the resource, its type and (only if it has one) its parent."""
+    target.resource.CopyFrom(res)
+    target.resource_type.CopyFrom(look.resource_type(res.id.resource_type))
+    if res.HasField("parent_resource_id"):
+        target.parent.CopyFrom(look.resource(res.parent_resource_id))
+
+
+def resources(reader: SyncReader, warn: Warn, resource_type: str | None = None) -> outputs_pb2.ResourceListOutput:
+    look = Lookups(reader, warn)
+    out = outputs_pb2.ResourceListOutput()
+    for res in reader.resources(resource_type):
+        _resource_output(out.resources.add(), res, look)
+    return out
+
+
+def entitlements(reader: SyncReader, warn: Warn, resource_type: str | None = None,
+                 resource_id: str | None = None) -> outputs_pb2.EntitlementListOutput:
+    look = Lookups(reader, warn)
+    out = outputs_pb2.EntitlementListOutput()
+    for ent in reader.entitlements(resource_type, resource_id):
+        row = out.entitlements.add()
+        row.entitlement.CopyFrom(ent)
+        row.resource.CopyFrom(look.resource(ent.resource.id))
+        row.resource_type.CopyFrom(look.resource_type(ent.resource.id.resource_type))
+    return out
+
+
+def grants(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
+           resource_type: str | None = None, resource_id: str | None = None) -> outputs_pb2.GrantListOutput:
+    """Every matching grant with its entitlement, resource, resource type and principal looked up.
+
+    The resource is the one the grant's entitlement is on (as Go does), not a
+    column of the grant row.
+    """
+    look = Lookups(reader, warn)
+    out = outputs_pb2.GrantListOutput()
+    for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
+                               resource_id=resource_id):
+        row = out.grants.add()
+        row.grant.CopyFrom(grant)
+        row.entitlement.CopyFrom(look.entitlement(grant.entitlement.id))
+        row.principal.CopyFrom(look.resource(grant.principal.id))
+        row.resource.CopyFrom(look.resource(grant.entitlement.resource.id))
+        row.resource_type.CopyFrom(look.resource_type(grant.entitlement.resource.id.resource_type))
+    return out
+
+
+def principals(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
+               resource_type: str | None = None, resource_id: str | None = None) -> outputs_pb2.ResourceListOutput:
+    """The distinct principals of the matching grants, in the order they first hold one."""
+    look = Lookups(reader, warn)
+    out = outputs_pb2.ResourceListOutput()
+    for ptype, pid in reader.principals(entitlement_id=entitlement_id, resource_type=resource_type,
+                                        resource_id=resource_id):
+        principal = look.resource(resource_pb2.ResourceId(resource_type=ptype, resource=pid))
+        _resource_output(out.resources.add(), principal, look)
+    return out
+
+
+# -- sync runs -----------------------------------------------------------------------------------
+
+
+def _set_time(target: Any, text: str | None) -> None:
+    """Copy Go's stored time text into a Timestamp, keeping its nanoseconds."""
+    when = parse_time(text)
+    if when is not None:
+        target.seconds = calendar.timegm(when.utctimetuple())
+        target.nanos = nanos_of(text)
+
+
+def _fill_run(target: sync_pb2.SyncRun | outputs_pb2.SyncOutput, run: SyncRun) -> None:
+    """``SyncRun`` and ``SyncOutput`` share their fields; fill either from a stored run."""
+    target.id = run.sync_id
+    target.sync_token = run.sync_token
+    target.sync_type = run.sync_type
+    target.parent_sync_id = run.parent_sync_id
+    _set_time(target.started_at, run.started_at)
+    _set_time(target.ended_at, run.ended_at)
+
+
+def sync_run(run: SyncRun) -> sync_pb2.SyncRun:
+    msg = sync_pb2.SyncRun()
+    _fill_run(msg, run)
+    return msg
+
+
+def syncs(runs: Iterable[SyncRun]) -> outputs_pb2.SyncListOutput:
+    out = outputs_pb2.SyncListOutput()
+    for run in runs:
+        _fill_run(out.syncs.add(), run)
+    return out
+
+
+# Go's reader.v2.SyncStats fields, as the stats column stores them (snake_case) -> proto JSON names.
+_STAT_COUNTS = ("resource_types", "resources", "entitlements", "grants", "assets")
+_STAT_MAPS = ("resources_by_resource_type", "grants_by_resource_type", "entitlements_by_resource_type",
+              "step_durations_ms")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def stats_json(stats: dict[str, Any]) -> dict[str, Any]:
+    """Go's protojson of ``SyncStats``: camelCase names, int64 as strings, zero counts and empty maps left out."""
+    out: dict[str, Any] = {}
+    for name in _STAT_COUNTS:
+        value = int(stats.get(name) or 0)
+        if value:
+            out[_camel(name)] = str(value)
+    for name in _STAT_MAPS:
+        counts = stats.get(name) or {}
+        if counts:
+            out[_camel(name)] = {str(k): str(int(v)) for k, v in counts.items()}
+    return out

@@ -1,0 +1,210 @@
+"""Printing listings: JSON exactly as Go's ``baton -o json``, Rich tables, CSV.
+
+JSON goes through protobuf's own JSON mapping (camelCase names, int64 as
+strings, enums by name, ``Any`` with ``@type``), which is what Go's
+``protojson`` produces; two Go habits are reproduced on top of it: ``Any``
+payloads whose type is unknown are dropped rather than failing the listing,
+and whole numbers print without ``.0``.
+
+Console and CSV share one column list per listing (:class:`Column`): the
+console shows the human columns, CSV every column with snake_case headers, so
+a script never has to split ``type:id`` strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from google.protobuf import any_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from pybaton.pb.registry import ensure_registered
+
+R = TypeVar("R")
+
+# -- stderr --------------------------------------------------------------------------------------
+
+
+def _stderr() -> Console:
+    # soft_wrap: a message is one line however narrow the terminal (or pipe) is.
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def error_line(message: str) -> None:
+    """The one red line a failed command leaves on stderr."""
+    _stderr().print(Text(f"error: {message}", style="bold red"))
+
+
+def warning_line(message: str) -> None:
+    """A one-line warning on stderr (Go logs these at ERROR level and carries on)."""
+    _stderr().print(Text(f"warning: {message}", style="yellow"))
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+
+
+def _resolvable(any_msg: any_pb2.Any) -> Message | None:
+    """The unpacked payload of an ``Any``, or None when its type is not in our descriptor pool."""
+    name = any_msg.type_url.rsplit("/", 1)[-1]
+    try:
+        desc = descriptor_pool.Default().FindMessageTypeByName(name)
+    except KeyError:
+        return None
+    payload: Message = message_factory.GetMessageClass(desc)()
+    if not any_msg.Unpack(payload):
+        return None
+    return payload
+
+
+def _keep(msg: Message) -> bool:
+    """Prune ``msg`` in place; False when it is an ``Any`` that must go (Go's ``dropUnresolvableAnyMessages``)."""
+    if isinstance(msg, any_pb2.Any):
+        payload = _resolvable(msg)
+        if payload is None:
+            return False
+        before = payload.ByteSize()
+        prune_unresolvable_any(payload)
+        if payload.ByteSize() != before:
+            msg.Pack(payload, type_url_prefix=msg.type_url.rsplit("/", 1)[0] + "/")
+        return True
+    prune_unresolvable_any(msg)
+    return True
+
+
+def prune_unresolvable_any(msg: Message) -> None:
+    """Drop every ``Any`` (at any depth) whose type this build does not know."""
+    for field, value in msg.ListFields():
+        entry = field.message_type
+        if field.type != FieldDescriptor.TYPE_MESSAGE or entry is None:
+            continue
+        if entry.GetOptions().map_entry:
+            if entry.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE:
+                for key in [k for k in value if not _keep(value[k])]:
+                    del value[key]
+        elif field.is_repeated:
+            kept = [item for item in value if _keep(item)]
+            if len(kept) != len(value):
+                copies = [type(item)() for item in kept]
+                for copy, item in zip(copies, kept, strict=True):
+                    copy.CopyFrom(item)
+                del value[:]
+                value.extend(copies)
+        elif not _keep(value):
+            msg.ClearField(field.name)
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Print ``1.0`` as ``1`` like Go's protojson does for doubles and ``Struct`` numbers."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
+def to_json_dict(msg: Message) -> dict[str, Any]:
+    """``msg`` in Go's protojson shape, as a dict."""
+    ensure_registered()
+    prune_unresolvable_any(msg)
+    result: dict[str, Any] = _whole_numbers(json_format.MessageToDict(msg))
+    return result
+
+
+def emit_json(document: Message | dict[str, Any]) -> None:
+    """Write one JSON document (a message, or a dict already in protojson shape) to stdout."""
+    data = to_json_dict(document) if isinstance(document, Message) else document
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column(Generic[R]):
+    """One column: its console header, its CSV name, how to read it from a row, and where it shows."""
+
+    header: str
+    name: str
+    get: Callable[[R], str]
+    console: bool = True
+    csv: bool = True
+
+
+@dataclass(frozen=True)
+class Listing(Generic[R]):
+    """A listing ready to print: the rows, the columns, and the noun for the count line."""
+
+    title: str
+    noun: str
+    columns: Sequence[Column[R]]
+    rows: Sequence[R]
+
+
+def _rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left",
+                  title_style="bold", header_style="bold")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def _print(*renderables: Table | Text) -> None:
+    """Print to stdout: at the terminal's width there, unbounded and without padding into a pipe or file."""
+    console = Console(highlight=False)
+    if console.is_terminal:
+        for item in renderables:
+            console.print(item)
+        return
+    # A pipe or file gets whole ids (not columns folded at 80 characters) and no trailing blanks.
+    console = Console(highlight=False, width=100_000, no_color=True)
+    with console.capture() as captured:
+        for item in renderables:
+            console.print(item)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    sys.stdout.flush()
+
+
+def count_line(count: int, noun: str) -> str:
+    """``11 resources``, ``1 resource``: ``noun`` is the plural, and every listing's plural ends in ``s``."""
+    return f"{count} {noun if count != 1 else noun.removesuffix('s')}"
+
+
+def print_console(listing: Listing[Any]) -> None:
+    """A Rich table of the console columns, then the count."""
+    columns = [c for c in listing.columns if c.console]
+    rows = [[c.get(r) for c in columns] for r in listing.rows]
+    _print(_rich_table(listing.title, [c.header for c in columns], rows),
+           Text(count_line(len(listing.rows), listing.noun)))
+
+
+def print_csv(listing: Listing[Any]) -> None:
+    """Every column, snake_case headers, one row per item (RFC 4180 quoting)."""
+    columns = [c for c in listing.columns if c.csv]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([c.name for c in columns])
+    for row in listing.rows:
+        writer.writerow([c.get(row) for c in columns])
+    sys.stdout.flush()
+
+
+def print_tables(tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]]) -> None:
+    """Several small tables (title, headers, rows) one after the other, e.g. for ``stats``."""
+    items: list[Table | Text] = []
+    for title, headers, rows in tables:
+        items.extend([_rich_table(title, headers, rows), Text("")])
+    _print(*items[:-1])
