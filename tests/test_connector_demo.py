@@ -16,11 +16,14 @@ from pybaton.connector import (
     CreateAccountStatus,
     CredentialOptions,
     CredentialRotator,
+    DeleteResult,
     Granter,
+    GrantResult,
     PageToken,
     PasswordConstraint,
     ResourceDeleter,
     ResourceGetter,
+    RevokeResult,
     StaticEntitlements,
 )
 from pybaton.connector.capabilities import capabilities_of
@@ -205,12 +208,14 @@ def test_grant_and_revoke_are_idempotent_and_seen_by_the_next_sync(tmp_path: Pat
     before = holders(c, "app:github:admin")
     first = apps.grant(principal("user", "ada.lovelace"), github_admin)
     again = apps.grant(principal("user", "ada.lovelace"), github_admin)
-    assert first and again and first[0].id == again[0].id == "app:github:admin:user:ada.lovelace"
+    assert isinstance(first, GrantResult) and isinstance(again, GrantResult)
+    assert (first.already_exists, again.already_exists) == (False, True)
+    assert first.grants[0].id == again.grants[0].id == "app:github:admin:user:ada.lovelace"
     c.close()
     c = demo(tmp_path)  # a later run sees the change
     assert holders(c, "app:github:admin") == before | {"user:ada.lovelace"}
-    syncer(c, "app").revoke(first[0])
-    syncer(c, "app").revoke(first[0])
+    assert syncer(c, "app").revoke(first.grants[0]) == RevokeResult(already_revoked=False)
+    assert syncer(c, "app").revoke(first.grants[0]) == RevokeResult(already_revoked=True)
     assert holders(c, "app:github:admin") == before
     c.close()
 
@@ -219,7 +224,7 @@ def test_group_grant_is_expandable_and_cycles_are_refused(connector: DemoConnect
     groups = syncer(connector, "group")
     assert isinstance(groups, Granter)
     granted = groups.grant(principal("group", "security"), ent(connector, "group:on-call:member"))
-    assert granted and expandable(granted[0]) == ["group:security:member"]
+    assert isinstance(granted, GrantResult) and expandable(granted.grants[0]) == ["group:security:member"]
     with pytest.raises(ProvisioningError, match="cycle"):
         groups.grant(principal("group", "engineering"), ent(connector, "group:sre:member"))
     with pytest.raises(ProvisioningError, match="cycle"):
@@ -260,8 +265,8 @@ def test_create_rotate_delete_account(connector: DemoConnector) -> None:
     assert not store.check_password("new.hire", password.value)
     assert store.check_password("new.hire", rotated.value)
 
-    users.delete_resource(rid("user", "new.hire"))
-    users.delete_resource(rid("user", "new.hire"))
+    assert users.delete_resource(rid("user", "new.hire")) == DeleteResult(already_deleted=False)
+    assert users.delete_resource(rid("user", "new.hire")) == DeleteResult(already_deleted=True)
     assert users.get(rid("user", "new.hire")) is None
     assert not store.check_password("new.hire", rotated.value)
     with pytest.raises(ProvisioningError):

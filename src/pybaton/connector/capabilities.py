@@ -36,21 +36,47 @@ class ResourceGetter(Protocol):
             parent: resource_pb2.ResourceId | None = None) -> resource_pb2.Resource | None: ...
 
 
+@dataclass(frozen=True)
+class GrantResult:
+    """What a grant did. ``already_exists`` is Baton's ``GrantAlreadyExists``: the principal already
+    held the entitlement, nothing was written, and the toolkit reports success as "already exists"."""
+
+    grants: Sequence[grant_pb2.Grant] = ()
+    already_exists: bool = False
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    """What a revoke did. ``already_revoked`` is Baton's ``GrantAlreadyRevoked``: nothing to remove."""
+
+    already_revoked: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What a delete did. ``already_deleted``: the resource was gone before the call."""
+
+    already_deleted: bool = False
+
+
 @runtime_checkable
 class Granter(Protocol):
-    """Grant and revoke entitlements of this type's resources."""
+    """Grant and revoke entitlements of this type's resources, idempotently.
+
+    Both calls must succeed when there is nothing to do, and should say so (a
+    :class:`GrantResult` / :class:`RevokeResult` with the ``already_*`` flag),
+    so the operator and the audit log learn that the write was a no-op. Older
+    implementations may return the grants (or None) and nothing; that reads as
+    "done, no-op unknown".
+    """
 
     def grant(self, principal: resource_pb2.Resource,
-              entitlement: entitlement_pb2.Entitlement) -> Sequence[grant_pb2.Grant] | None:
-        """Make ``principal`` hold ``entitlement``; raise AlreadyExists-style results via return.
-
-        Return the resulting grants (or None to let the toolkit build the usual one).
-        Granting what is already granted must succeed: raise nothing, return the grant.
-        """
+              entitlement: entitlement_pb2.Entitlement) -> GrantResult | Sequence[grant_pb2.Grant] | None:
+        """Make ``principal`` hold ``entitlement``; the resulting grants, flagged if they already existed."""
         ...
 
-    def revoke(self, grant: grant_pb2.Grant) -> None:
-        """Remove ``grant``; revoking what is already gone must succeed quietly."""
+    def revoke(self, grant: grant_pb2.Grant) -> RevokeResult | None:
+        """Remove ``grant``; revoking what is already gone succeeds (``already_revoked=True``)."""
         ...
 
 
@@ -122,9 +148,9 @@ class AccountCreationSchema(Protocol):
 
 @runtime_checkable
 class ResourceDeleter(Protocol):
-    """Delete resources of this type; deleting what is gone must succeed quietly."""
+    """Delete resources of this type; deleting what is gone succeeds (``already_deleted=True``)."""
 
-    def delete_resource(self, resource_id: resource_pb2.ResourceId) -> None: ...
+    def delete_resource(self, resource_id: resource_pb2.ResourceId) -> DeleteResult | None: ...
 
 
 @runtime_checkable

@@ -80,7 +80,7 @@ def field_specs(config_class: type[ConnectorConfig]) -> list[FieldSpec]:
                                          and type(None) in get_args(annotation) and len(get_args(annotation)) == 2)
         specs.append(FieldSpec(
             name=name, flag=flag_name(name), env=env_name(name), annotation=annotation,
-            required=info.is_required(), default=None if info.is_required() else info.default,
+            required=info.is_required(), default=None if info.is_required() else info.get_default(call_default_factory=True),
             secret=_is_secret(annotation, info.json_schema_extra), description=info.description or "",
             is_bool=bool(is_bool), is_list=_is_list(annotation),
         ))

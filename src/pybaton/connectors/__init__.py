@@ -22,6 +22,10 @@ ENTRY_POINT_GROUP = "pybaton.connectors"
 BUILTIN: dict[str, str] = {
     "demo": "pybaton.connectors.demo:DemoConnector",
     "scale": "pybaton.connectors.scale:ScaleConnector",
+    "scim": "pybaton.connectors.scim:ScimConnector",
+    "http": "pybaton.connectors.http:HttpConnector",
+    "postgres": "pybaton.connectors.postgres:PostgresConnector",
+    "ldap": "pybaton.connectors.ldap:LdapConnector",
 }
 
 

@@ -21,10 +21,13 @@ from pybaton.connector import (
     CreateAccountResult,
     CreateAccountStatus,
     CredentialOptions,
+    DeleteResult,
     GeneratedCredential,
+    GrantResult,
     Page,
     PageToken,
     ResourceSyncer,
+    RevokeResult,
 )
 from pybaton.connectors._common import offset, static_entitlement
 from pybaton.connectors.demo import credentials as creds
@@ -130,25 +133,23 @@ class DemoSyncer(ResourceSyncer):
 
 
 class GrantableSyncer(DemoSyncer):
-    """Grant and revoke entitlements of this type (idempotently), to users and groups."""
+    """Grant and revoke entitlements of this type to users and groups, saying when there was nothing to do."""
 
     static_slugs: ClassVar[tuple[str, ...]] = ()
 
-    def grant(self, principal: resource_pb2.Resource,
-              entitlement: entitlement_pb2.Entitlement) -> Sequence[grant_pb2.Grant] | None:
+    def grant(self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> GrantResult:
         target, slug = self._target(entitlement)
         ptype, pid = principal.id.resource_type, principal.id.resource
         self._check_principal(target, ptype, pid)
-        if not self.store.add_access(target.resource_type, target.resource, slug, ptype, pid):
-            log.info("%s:%s already holds %s", ptype, pid, entitlement.id)
-        return [access_grant(target, slug, ptype, pid)]
+        added = self.store.add_access(target.resource_type, target.resource, slug, ptype, pid)
+        return GrantResult([access_grant(target, slug, ptype, pid)], already_exists=not added)
 
-    def revoke(self, grant: grant_pb2.Grant) -> None:
+    def revoke(self, grant: grant_pb2.Grant) -> RevokeResult:
         target, slug = self._target(grant.entitlement, must_exist=False)
         pid = grant.principal.id
-        if not self.store.remove_access(target.resource_type, target.resource, slug, pid.resource_type,
-                                        pid.resource):
-            log.info("%s was already revoked", grant.id)
+        removed = self.store.remove_access(target.resource_type, target.resource, slug, pid.resource_type,
+                                           pid.resource)
+        return RevokeResult(already_revoked=not removed)
 
     def _target(self, entitlement: entitlement_pb2.Entitlement, *,
                 must_exist: bool = True) -> tuple[resource_pb2.ResourceId, str]:
@@ -180,11 +181,10 @@ class GrantableSyncer(DemoSyncer):
 
 
 class DeletableSyncer(DemoSyncer):
-    """Delete resources of this type; deleting what is gone succeeds quietly."""
+    """Delete resources of this type; deleting what is gone succeeds and says so."""
 
-    def delete_resource(self, resource_id: resource_pb2.ResourceId) -> None:
-        if not self.store.delete(self.resource_type.id, self._own(resource_id)):
-            log.info("%s:%s was already deleted", resource_id.resource_type, resource_id.resource)
+    def delete_resource(self, resource_id: resource_pb2.ResourceId) -> DeleteResult:
+        return DeleteResult(already_deleted=not self.store.delete(self.resource_type.id, self._own(resource_id)))
 
 
 class RotatableSyncer(DemoSyncer):

@@ -1,0 +1,130 @@
+"""The ``pybaton`` command: the Typer app, its root options, and the error boundary.
+
+Commands live in one module per group (:mod:`pybaton.cli.read` for the
+listings); each exposes ``register(app)`` and is listed in
+:data:`COMMAND_MODULES`. :func:`run` is the single place where failures become
+exit codes: a :class:`~pybaton.errors.UserError` is one red ``error: ...`` line
+on stderr with its ``exit_code``, a usage error exits 2, Ctrl-C exits 130, and
+no traceback is ever shown (set ``PYBATON_TRACEBACK=1`` to see one for a bug).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib import metadata
+from types import ModuleType
+from typing import Annotated, NoReturn
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
+
+from pybaton.cli import provision, read, sql, sync
+from pybaton.cli.options import (
+    DEFAULT_FILE,
+    GlobalOptions,
+    OutputFormat,
+    RootFileOpt,
+    RootOutputOpt,
+    RootSyncIdOpt,
+)
+from pybaton.cli.render import error_line
+from pybaton.errors import UserError
+
+PROG = "pybaton"
+
+app = typer.Typer(
+    name=PROG,
+    help="Work with .c1z files: list what a Baton-compatible sync found (like Go's `baton`).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (read, sync, provision, sql)
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("pybaton")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        typer.echo(f"{PROG} {version}")
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[bool, typer.Option("--version", "-v", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")]
+
+
+@app.callback()
+def root(ctx: typer.Context, file: RootFileOpt = DEFAULT_FILE, output: RootOutputOpt = OutputFormat.CONSOLE,
+         sync_id: RootSyncIdOpt = None, version: VersionOpt = False) -> None:
+    """Keep the options given before the subcommand for the subcommand to merge with its own."""
+    ctx.obj = GlobalOptions(file=file, output=output, sync_id=sync_id)
+
+
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+
+def _usage_error(exc: ClickException) -> int:
+    """One line for a command-line mistake, pointing at the right ``--help``."""
+    if isinstance(exc, NoArgsIsHelpError):
+        typer.echo(exc.format_message())
+        return 0
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
+    error_line(exc.format_message() + hint)
+    return exc.exit_code
+
+
+def _unexpected(exc: Exception) -> int:
+    """A bug, not a user mistake: still one line, with the traceback only on request."""
+    if os.environ.get("PYBATON_TRACEBACK"):
+        traceback.print_exception(exc, file=sys.stderr)
+    error_line(f"unexpected {type(exc).__name__}: {exc} (set PYBATON_TRACEBACK=1 for details)")
+    return 1
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``pybaton grants | head``), keep the interpreter from failing at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        result = command.main(args=args, prog_name=PROG, standalone_mode=False)
+    except ClickException as exc:
+        return _usage_error(exc)
+    except UserError as exc:
+        error_line(str(exc))
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
+    except Exception as exc:
+        return _unexpected(exc)
+    return result if isinstance(result, int) else 0
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Helpers the connectors to real systems (``postgres``, ``ldap``) share.
+
+Both read a consistent picture of the system once per sync and serve every
+page from it (:class:`Memo`), both take an entitlement or grant apart to find
+what to write (:func:`entitlement_target`), both generate passwords the same
+way (:func:`generate_password`) and both attach ``GrantExpandable`` to a grant
+whose principal is itself a group (:func:`membership_grant`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from pybaton import model
+from pybaton.connector.capabilities import CredentialOptions
+from pybaton.connector.pagination import Page, PageToken
+from pybaton.connectors._common import window
+from pybaton.errors import ProvisioningError
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+T = TypeVar("T")
+
+# Printable ASCII without quotes, backslash and spaces: safe to paste into a shell, a
+# libpq connection string or an LDIF file without escaping.
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.!@#%+=~^*"
+MIN_PASSWORD_LENGTH = 16
+MAX_PASSWORD_LENGTH = 256
+
+
+class Memo(Generic[T]):
+    """A value computed once on first use, thread-safely, until :meth:`reset`.
+
+    The engine may call a syncer from several worker threads; they must all see
+    the one snapshot of the system that the first caller read, not race to read
+    it again. Writes call :meth:`reset` so the next read sees their effect.
+    """
+
+    def __init__(self, load: Callable[[], T]) -> None:
+        self._load = load
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._loaded = False
+
+    def get(self) -> T:
+        with self._lock:
+            if not self._loaded:
+                self._value = self._load()
+                self._loaded = True
+            return self._value  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._value = None
+            self._loaded = False
+
+
+class MemoMap(Generic[T]):
+    """:class:`Memo` per key (e.g. one catalog snapshot per database), each loaded on demand."""
+
+    def __init__(self, load: Callable[[str], T]) -> None:
+        self._load = load
+        self._lock = threading.Lock()
+        self._memos: dict[str, Memo[T]] = {}
+
+    def get(self, key: str) -> T:
+        with self._lock:
+            memo = self._memos.get(key)
+            if memo is None:
+                memo = self._memos[key] = Memo(lambda: self._load(key))
+        return memo.get()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._memos.clear()
+
+
+def page_of(items: Sequence[T], page: PageToken) -> Page[T]:
+    """One offset page of an in-memory list (the snapshot is ordered, so offsets are stable)."""
+    positions, token = window(page.token, page.size, len(items))
+    return Page([items[i] for i in positions], token)
+
+
+def entitlement_target(ent: entitlement_pb2.Entitlement) -> tuple[resource_pb2.ResourceId, str]:
+    """The resource and slug an entitlement (full, or the slim copy a grant embeds) is about.
+
+    A grant carries only the entitlement's id and its resource's id, so the slug
+    is taken from the id when the message has none; ids may contain colons in the
+    resource part (DNs, quoted names), never in the slug.
+    """
+    if ent.resource.id.resource:
+        rid = ent.resource.id
+        slug = ent.slug or ent.id.removeprefix(f"{rid.resource_type}:{rid.resource}:")
+    else:
+        rtype, resource, slug = model.split_entitlement_id(ent.id)
+        rid = model.resource_id(rtype, resource)
+    if not slug or ":" in slug:
+        raise ProvisioningError(f"entitlement {ent.id!r} does not name a slug this connector knows")
+    return rid, slug
+
+
+def membership_grant(ent: entitlement_pb2.Entitlement, principal: resource_pb2.ResourceId,
+                     nested_entitlement: str | None) -> grant_pb2.Grant:
+    """``principal`` holds ``ent``; when the principal is a group with members of its own,
+    ``nested_entitlement`` (its ``member`` entitlement id) makes the grant expandable so
+    expansion passes it on to them."""
+    expandable = [nested_entitlement] if nested_entitlement else []
+    return model.grant(ent, principal, expandable=expandable)
+
+
+def generate_password(options: CredentialOptions, *, system: str) -> str:
+    """A random password honouring ``options`` (length, per-character-set minimums).
+
+    ``system`` only names the connector in the error when the operator asked for
+    something else than a random password.
+    """
+    if options.kind != "random_password":
+        raise ProvisioningError(f"{system} can set a random password or none, not {options.kind!r}")
+    length = max(options.length, MIN_PASSWORD_LENGTH)
+    if any(not c.char_set for c in options.constraints):
+        raise ProvisioningError("a password constraint has an empty character set")
+    required = [c.char_set for c in options.constraints for _ in range(c.min_count)]
+    if length > MAX_PASSWORD_LENGTH or len(required) > length:
+        raise ProvisioningError(f"cannot generate a password of length {length} with these constraints")
+    alphabet = "".join(dict.fromkeys("".join(c.char_set for c in options.constraints))) or PASSWORD_ALPHABET
+    chars = [secrets.choice(charset) for charset in required]
+    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def wants_password(options: CredentialOptions) -> bool:
+    """Whether the operator asked for a generated password (``none`` creates an account without one)."""
+    return options.kind != "none"

@@ -1,0 +1,203 @@
+"""One configured request: build it from its values, send it, pick the items out, find the next page.
+
+A request block (``url``, ``method``, ``headers``, ``query_params``, ``body``)
+plus its ``response`` (``items_path``, ``skip_if``) and ``pagination`` compile
+into an :class:`Endpoint`. :meth:`Endpoint.page` fetches one page given the
+opaque token of the previous one, so the sync engine can checkpoint between
+pages and resume exactly there. The five strategies:
+
+=========  =================================================================
+none       one request
+offset     ``offset_param``/``limit_param``; done on a short page or at ``total_path``
+page       ``page_param`` from ``start_page`` with ``limit_param``; done likewise
+cursor     the next cursor is read at ``cursor_path`` and sent as ``cursor_param``
+link       the next URL is the ``Link: <…>; rel="next"`` header, or ``next_link_path``
+=========  =================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from pybaton.connector.http import Action, HttpClient, StatusRule, StatusRules
+from pybaton.connectors.http import config as cfg
+from pybaton.connectors.http.values import Value, ValueCompiler, dig, text, truth
+from pybaton.errors import FatalError
+
+log = logging.getLogger("pybaton.connectors.http")
+
+
+def status_rules(*layers: Mapping[str, cfg.ErrorRule]) -> dict[int | str, StatusRule]:
+    """``error_handling`` blocks merged, the later (more specific) winning: global, type, request."""
+    out: dict[int | str, StatusRule] = {}
+    for layer in layers:
+        for key, rule in layer.items():
+            name: int | str = int(key) if str(key).isdigit() else str(key).lower()
+            out[name] = StatusRule(Action(rule.action), rule.retry_after)
+    return out
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One page: its items, the next page's token (``""`` at the end) and the response itself."""
+
+    items: list[Any]
+    next_token: str
+    response: httpx.Response | None
+
+
+@dataclass
+class Endpoint:
+    """A compiled request block with its response and pagination settings."""
+
+    site: str
+    method: str
+    url: Value
+    headers: dict[str, Value]
+    params: dict[str, Value]
+    body: Value | None
+    body_format: str
+    rules: StatusRules
+    items_path: str
+    skip_if: Value | None
+    paging: cfg.Pagination
+
+    @classmethod
+    def compile(cls, compiler: ValueCompiler, site: str, request: cfg.Request, names: tuple[str, ...], *,
+                response: cfg.Response | None = None, pagination: cfg.Pagination | None = None,
+                rules: StatusRules | None = None) -> Endpoint:
+        if not request.url:
+            compiler.problems.append(f"{site}: request.url is required")
+        item_names = (*names, "item", "response", "cols")
+        response = response or cfg.Response()
+        return cls(
+            site=site, method=request.method.upper() or "GET",
+            url=compiler.compile(request.url, f"{site}.request.url", names, url=True),
+            headers={k: compiler.compile(v, f"{site}.request.headers.{k}", names) for k, v in request.headers.items()},
+            params={k: compiler.compile(v, f"{site}.request.query_params.{k}", names)
+                    for k, v in request.query_params.items()},
+            body=compiler.compile(request.body, f"{site}.request.body", names) if request.body is not None else None,
+            body_format=request.body_format,
+            rules={**(rules or {}), **status_rules(request.error_handling)},
+            items_path=response.items_path,
+            skip_if=compiler.optional(response.skip_if, f"{site}.response.skip_if", item_names),
+            paging=pagination or cfg.Pagination(),
+        )
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def send(self, client: HttpClient, env: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None,
+             url: str | None = None, rules: StatusRules | None = None) -> httpx.Response:
+        """The request built from ``env`` (``url`` overrides it: a ``link`` page), with paging parameters."""
+        params = {k: text(v, env) for k, v in self.params.items()}
+        params.update(extra or {})
+        kwargs: dict[str, Any] = {"params": params or None,
+                                  "headers": {k: text(v, env) for k, v in self.headers.items()} or None}
+        if self.body is not None:
+            body = self.body.value(env)
+            kwargs["data" if self.body_format == "form" else "json"] = body
+        target = url if url is not None else text(self.url, env)
+        if url is not None:
+            kwargs["params"] = None
+        return client.request(self.method, target, rules=self.rules if rules is None else rules, **kwargs)
+
+    def page(self, client: HttpClient, env: Mapping[str, Any], token: str, size: int) -> Fetched:
+        """One page of items from ``token`` (``""``: the first)."""
+        state = _load(token, self.site)
+        size = self.paging.page_size or size
+        strategy = self.paging.strategy
+        extra = self._paging_params(strategy, state, size)
+        response = self.send(client, env, extra=extra, url=state.get("u") if strategy == "link" else None)
+        body = client.json_of(response)
+        if not response.is_success:  # a warn/ignore rule: nothing here, and nothing more
+            return Fetched([], "", response)
+        items = self._items(body, env, response)
+        raw = _as_list(dig(body, self.items_path))
+        return Fetched(items, self._next(strategy, state, size, len(raw), body, response), response)
+
+    def _paging_params(self, strategy: str, state: dict[str, Any], size: int) -> dict[str, Any]:
+        p = self.paging
+        if strategy == "offset":
+            return {p.offset_param: state.get("o", p.start_offset), p.limit_param: size}
+        if strategy == "page":
+            return {p.page_param: state.get("p", p.start_page), **({p.limit_param: size} if p.limit_param else {})}
+        if strategy == "cursor":
+            return {p.cursor_param: state["c"]} if state.get("c") else {}
+        return {}
+
+    def _items(self, body: Any, env: Mapping[str, Any], response: httpx.Response) -> list[Any]:
+        found = dig(body, self.items_path)
+        if found is not None and not isinstance(found, list):
+            raise FatalError(f"{self.site}: items_path {self.items_path!r} is not a list in the response")
+        base = {**env, "response": _response_view(response, body)}
+        return [item for item in found or []
+                if not truth(self.skip_if, {**base, "item": item}, f"{self.site}.response.skip_if")]
+
+    def _next(self, strategy: str, state: dict[str, Any], size: int, got: int, body: Any,
+              response: httpx.Response) -> str:
+        p = self.paging
+        if strategy == "offset":
+            nxt = state.get("o", p.start_offset) + got
+            return _dump({"o": nxt}) if got >= size and not _past_total(body, p.total_path, nxt) else ""
+        if strategy == "page":
+            page = state.get("p", p.start_page)
+            seen = (page - p.start_page + 1) * size
+            return _dump({"p": page + 1}) if got >= size and got and not _past_total(body, p.total_path, seen) else ""
+        if strategy == "cursor":
+            cursor = dig(body, p.cursor_path) if p.cursor_path else response.headers.get(p.cursor_param)
+            return _dump({"c": str(cursor)}) if cursor not in (None, "") and got else ""
+        if strategy == "link":
+            link = dig(body, p.next_link_path) if p.next_link_path else response.links.get("next", {}).get("url")
+            return _dump({"u": str(link)}) if link and got else ""
+        return ""
+
+
+def _response_view(response: httpx.Response, body: Any) -> dict[str, Any]:
+    """What expressions see as ``response``: status, headers (lower-case names) and decoded body."""
+    return {"status": response.status_code, "headers": {k.lower(): v for k, v in response.headers.items()},
+            "body": body}
+
+
+def response_env(response: httpx.Response) -> dict[str, Any]:
+    """``response`` for a ``success_condition`` (the body decoded when it is JSON, else its text)."""
+    try:
+        body = response.json() if response.content.strip() else None
+    except ValueError:
+        body = response.text
+    return _response_view(response, body)
+
+
+def _past_total(body: Any, total_path: str, seen: int) -> bool:
+    if not total_path:
+        return False
+    total = dig(body, total_path)
+    return isinstance(total, int) and seen >= total
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dump(state: Mapping[str, Any]) -> str:
+    return json.dumps(state, separators=(",", ":"), sort_keys=True)
+
+
+def _load(token: str, site: str) -> dict[str, Any]:
+    if not token:
+        return {}
+    try:
+        state = json.loads(token)
+    except ValueError:
+        raise FatalError(f"{site}: malformed page token {token[:60]!r}") from None
+    if not isinstance(state, dict):
+        raise FatalError(f"{site}: malformed page token {token[:60]!r}")
+    return state
+
+
+__all__ = ["Endpoint", "Fetched", "response_env", "status_rules"]

@@ -1,0 +1,185 @@
+"""One resource syncer per configured type, with exactly the capabilities its config provides.
+
+The engine discovers capabilities with ``isinstance`` against small Protocols,
+so a syncer *has* ``static_entitlements`` or ``grant``/``revoke`` only when
+its config declares them: :func:`syncer_for` builds each type's class from
+the mixins it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from pybaton import model
+from pybaton.connector import GrantResult, Page, PageToken, ResourceSyncer, RevokeResult
+from pybaton.connector.http import Action as Verdict
+from pybaton.connector.http import HttpClient, StatusRule
+from pybaton.connectors.http.compiled import Action, Compiled, Provisioner, TypeSpec
+from pybaton.connectors.http.mapping import resource_view
+from pybaton.connectors.http.requests import response_env
+from pybaton.connectors.http.values import truth
+from pybaton.errors import FatalError, ProvisioningError
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+log = logging.getLogger("pybaton.connectors.http")
+
+
+def _id_view(rid: resource_pb2.ResourceId) -> dict[str, Any]:
+    return {"id": rid.resource, "ID": rid.resource, "type": rid.resource_type}
+
+
+class HttpSyncer(ResourceSyncer):
+    """Lists a type (static resources first, then its ``list`` pages), its entitlements and grants."""
+
+    resource_type: ClassVar[resource_pb2.ResourceType]
+
+    def __init__(self, spec: TypeSpec, compiled: Compiled, client: HttpClient) -> None:
+        self.spec = spec
+        self.compiled = compiled
+        self.client = client
+
+    def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
+        if (parent is None) != (not self.spec.parent) or (parent is not None
+                                                           and parent.resource_type != self.spec.parent):
+            return Page()
+        env: dict[str, Any] = {"parent": _id_view(parent)} if parent is not None else {}
+        items = [r for b in self.spec.statics if (r := b.build(env, parent)) is not None] if page.first else []
+        listing = self.spec.listing
+        if listing is None:
+            return Page(items)
+        fetched = listing.endpoint.page(self.client, env, page.token, page.size)
+        for item in fetched.items:
+            built = listing.builder.build({**env, "item": item}, parent)
+            if built is not None:
+                items.append(built)
+        return Page(items, fetched.next_token)
+
+    def entitlements(self, resource: resource_pb2.Resource,
+                     page: PageToken) -> Page[entitlement_pb2.Entitlement]:
+        catalog = self.spec.catalog
+        if catalog is None:
+            return Page()
+        env = self._env(resource)
+        fetched = catalog.endpoint.page(self.client, env, page.token, page.size)
+        out = [e for item in fetched.items for b in catalog.builders
+               if (e := b.build({**env, "item": item}, resource, self.compiled.by_id)) is not None]
+        return Page(out, fetched.next_token)
+
+    def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
+        """Each ``grants`` block in turn; the token says which block and where in it."""
+        if not self.spec.grants:
+            return Page()
+        index, inner = _split(page.token)
+        if index >= len(self.spec.grants):
+            raise FatalError(f"grants of {self.spec.type_id}: page token names block {index}, which does not exist")
+        source, env = self.spec.grants[index], self._env(resource)
+        fetched = source.endpoint.page(self.client, env, inner, page.size)
+        out = [g for item in fetched.items for b in source.builders
+               if (g := b.build({**env, "item": item}, resource)) is not None]
+        if fetched.next_token:
+            return Page(out, _join(index, fetched.next_token))
+        return Page(out, _join(index + 1, "") if index + 1 < len(self.spec.grants) else "")
+
+    @staticmethod
+    def _env(resource: resource_pb2.Resource) -> dict[str, Any]:
+        env: dict[str, Any] = {"resource": resource_view(resource)}
+        if resource.HasField("parent_resource_id"):
+            env["parent"] = _id_view(resource.parent_resource_id)
+        return env
+
+
+class StaticEntitlementsMixin(HttpSyncer):
+    def static_entitlements(self) -> Sequence[entitlement_pb2.Entitlement]:
+        return [b.template({}, self.compiled.by_id) for b in self.spec.static_entitlements]
+
+
+class GranterMixin(HttpSyncer):
+    """Grant and revoke with the configured requests; ``success_condition`` decides what worked.
+
+    Without a condition a 2xx answer is success. A 409 (or 304) that the
+    condition accepts is reported as "already granted", a 404/410 on revoke as
+    "already revoked", so the audit log tells no-ops from writes.
+    """
+
+    def grant(self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> GrantResult:
+        env = self._provision_env(entitlement, principal=principal)
+        status = self._run("grant", env)
+        rtype, rid, slug = self._target(entitlement)
+        result = [model.grant(model.entitlement_ref(model.resource_id(rtype, rid), slug), principal.id)]
+        return GrantResult(result, already_exists=status in (304, 409))
+
+    def revoke(self, grant: grant_pb2.Grant) -> RevokeResult:
+        env = self._provision_env(grant.entitlement, principal=grant.principal, grant=grant)
+        status = self._run("revoke", env)
+        return RevokeResult(already_revoked=status in (404, 410))
+
+    def _target(self, entitlement: entitlement_pb2.Entitlement) -> tuple[str, str, str]:
+        rtype, rid, slug = model.split_entitlement_id(entitlement.id)
+        if rtype != self.spec.type_id:
+            raise ProvisioningError(f"{entitlement.id} is not an entitlement of {self.spec.type_id}")
+        return rtype, rid, slug
+
+    def _provisioner(self, slug: str) -> Provisioner:
+        found = self.spec.provisioners.get(slug) or self.spec.provisioners.get("*")
+        if found is None:
+            raise ProvisioningError(f"{self.spec.type_id}: entitlement {slug!r} has no provisioning in the config")
+        return found
+
+    def _provision_env(self, entitlement: entitlement_pb2.Entitlement, *, principal: resource_pb2.Resource,
+                       grant: grant_pb2.Grant | None = None) -> dict[str, Any]:
+        rtype, rid, slug = self._target(entitlement)
+        resource = resource_view(entitlement.resource) if entitlement.resource.id.resource else \
+            _id_view(model.resource_id(rtype, rid))
+        env: dict[str, Any] = {
+            "principal": resource_view(principal), "resource": resource,
+            "entitlement": {"id": entitlement.id, "slug": slug, "resource_id": rid, "resource_type": rtype},
+            "grant": {"id": grant.id} if grant is not None else {}, "_slug": slug,
+        }
+        env["vars"] = {k: v.value(env) for k, v in self._provisioner(slug).vars.items()}
+        return env
+
+    def _run(self, name: str, env: Mapping[str, Any]) -> int:
+        """Send the grant/revoke request; its status, or a :class:`ProvisioningError` if it did not work."""
+        action: Action | None = getattr(self._provisioner(env["_slug"]), name)
+        if action is None:
+            raise ProvisioningError(f"{self.spec.type_id}: entitlement {env['_slug']!r} has no {name} request")
+        rules = {"4xx": StatusRule(Verdict.IGNORE), **action.endpoint.rules} if action.success is not None else action.endpoint.rules
+        response = action.endpoint.send(self.client, env, rules=rules)
+        outcome = {**env, "response": response_env(response)}
+        ok = truth(action.success, outcome, f"{action.endpoint.site}.success_condition") \
+            if action.success is not None else response.is_success
+        if not ok:
+            raise ProvisioningError(f"{self.spec.type_id} {name}: the API answered {response.status_code} and "
+                                    "the success_condition is false")
+        return response.status_code
+
+
+def _join(index: int, inner: str) -> str:
+    return json.dumps({"b": index, "t": inner}, separators=(",", ":"))
+
+
+def _split(token: str) -> tuple[int, str]:
+    if not token:
+        return 0, ""
+    try:
+        state = json.loads(token)
+        return int(state["b"]), str(state["t"])
+    except (ValueError, KeyError, TypeError):
+        raise FatalError(f"malformed grants page token {token[:60]!r}") from None
+
+
+def syncer_for(spec: TypeSpec, compiled: Compiled, client: HttpClient) -> HttpSyncer:
+    """An instance of a class made for ``spec``: its resource type and only the capabilities it has."""
+    bases: list[type[HttpSyncer]] = []
+    if spec.static_entitlements:
+        bases.append(StaticEntitlementsMixin)
+    if any(p.grant or p.revoke for p in spec.provisioners.values()):
+        bases.append(GranterMixin)
+    cls = type(f"HttpSyncer_{spec.type_id}", (*bases, HttpSyncer), {"resource_type": spec.resource_type})
+    return cls(spec, compiled, client)
+
+
+__all__ = ["GranterMixin", "HttpSyncer", "StaticEntitlementsMixin", "syncer_for"]

@@ -1,0 +1,224 @@
+"""Values in a baton-http config: ``cel:`` expressions, ``tmpl:`` templates, or literals.
+
+* ``cel: item.active ? 'enabled' : 'disabled'`` is a CEL expression (the
+  baton-sql dialect, so ``.name`` is short for ``item.name`` and baton-sql's
+  helper functions are there), evaluated with the names of its place: ``item``,
+  ``response``, ``resource``, ``parent``, ``principal``, ``entitlement``,
+  ``grant``, ``vars``.
+* ``tmpl: /groups/{{ resource.id }}/members`` is text with ``{{ … }}``
+  placeholders, each a CEL expression; in URLs the placeholders are
+  percent-encoded so an id with ``/`` or ``?`` cannot change the path.
+* anything else is a literal; ``${NAME}`` in it is replaced by the environment
+  variable (how secrets reach the file without being written in it).
+
+Every value is compiled once, when the config is loaded, so a typo in an
+expression is reported with its line before any request is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from pybaton.connectors.sql.expr import Compiler, Expression, to_bool, to_text
+from pybaton.connectors.sql.yamlfile import expand_env
+from pybaton.errors import ConfigError
+
+CEL, TMPL = "cel:", "tmpl:"
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+_ENV_REF = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+# The names each place of a config may use.
+ITEM = ("item", "response", "parent", "cols")
+RESOURCE = ("resource", "parent")
+RESOURCE_ITEM = (*RESOURCE, "item", "response", "cols")
+PROVISION = ("principal", "entitlement", "resource", "grant", "vars")
+OUTCOME = (*PROVISION, "response")
+
+
+class Value(Protocol):
+    """A compiled config value: evaluated against the names of its place."""
+
+    source: str
+
+    def value(self, env: Mapping[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Literal:
+    source: str
+    literal: Any
+
+    def value(self, env: Mapping[str, Any]) -> Any:
+        return self.literal
+
+
+@dataclass(frozen=True)
+class Cel:
+    source: str
+    expr: Expression
+
+    def value(self, env: Mapping[str, Any]) -> Any:
+        return self.expr.value(_with_cols(env))
+
+
+@dataclass(frozen=True)
+class Template:
+    """Literal text and placeholders, alternating; ``escape`` percent-encodes placeholder values (URLs)."""
+
+    source: str
+    parts: tuple[str | Expression, ...]
+    escape: bool = False
+
+    def value(self, env: Mapping[str, Any]) -> Any:
+        env = _with_cols(env)
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                text = to_text(part.value(env))
+                out.append(quote(text, safe="") if self.escape else text)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A mapping or list (a request body) whose leaves are values."""
+
+    source: str
+    shape: Any
+
+    def value(self, env: Mapping[str, Any]) -> Any:
+        return _realize(self.shape, env)
+
+
+def _realize(shape: Any, env: Mapping[str, Any]) -> Any:
+    if isinstance(shape, dict):
+        return {k: _realize(v, env) for k, v in shape.items()}
+    if isinstance(shape, list):
+        return [_realize(v, env) for v in shape]
+    return shape.value(env)
+
+
+def _with_cols(env: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``.name`` (baton-sql's column shorthand, rewritten to ``cols['name']``) reads the current item."""
+    if "item" in env and "cols" not in env:
+        return {**env, "cols": env["item"]}
+    return env
+
+
+@dataclass
+class ValueCompiler:
+    """Compiles the values of one config, collecting every problem to report them together.
+
+    ``env`` is where ``${NAME}`` references are looked up; with ``check_env``
+    false (offline validation) a missing variable is a warning, not an error.
+    """
+
+    env: Mapping[str, str] | None = None
+    check_env: bool = True
+
+    def __post_init__(self) -> None:
+        self.cel = Compiler()
+        self.warnings: list[str] = []
+
+    @property
+    def problems(self) -> list[str]:
+        return self.cel.problems
+
+    def compile(self, raw: Any, site: str, names: Iterable[str], *, url: bool = False) -> Value:
+        """One value; ``url`` makes a template percent-encode what it inserts."""
+        names = tuple(names)
+        if isinstance(raw, dict | list):
+            return Structure(str(raw), self._shape(raw, site, names))
+        if not isinstance(raw, str):
+            return Literal(str(raw), raw)
+        text = raw.strip()
+        if text.startswith(CEL):
+            return Cel(raw, self.cel.compile(text[len(CEL):].strip(), site, names))
+        if text.startswith(TMPL):
+            return self._template(raw, text[len(TMPL):].lstrip(), site, names, url)
+        return Literal(raw, self.literal(raw, site))
+
+    def optional(self, raw: str, site: str, names: Iterable[str]) -> Value | None:
+        """None for an empty (unset) field."""
+        return self.compile(raw, site, names) if raw else None
+
+    def literal(self, raw: str, site: str) -> str:
+        """``raw`` with ``${NAME}`` replaced from the environment."""
+        if "${" not in raw:
+            return raw
+        if not self.check_env:
+            env = os.environ if self.env is None else self.env
+            missing = sorted({m for m in _ENV_REF.findall(raw) if m not in env})
+            if missing:
+                self.warnings.append(f"{site}: environment variable(s) {', '.join(missing)} not set")
+                return raw
+        try:
+            return expand_env(raw, site, self.env)
+        except ConfigError as exc:
+            self.problems.append(str(exc).removeprefix("config: "))
+            return raw
+
+    def _template(self, raw: str, body: str, site: str, names: tuple[str, ...], url: bool) -> Template:
+        parts: list[str | Expression] = []
+        pos = 0
+        for match in _PLACEHOLDER.finditer(body):
+            parts.append(self.literal(body[pos:match.start()], site))
+            parts.append(self.cel.compile(match.group(1).strip(), site, names))
+            pos = match.end()
+        parts.append(self.literal(body[pos:], site))
+        return Template(raw, tuple(p for p in parts if p != ""), url)
+
+    def _shape(self, raw: Any, site: str, names: tuple[str, ...]) -> Any:
+        if isinstance(raw, dict):
+            return {str(k): self._shape(v, f"{site}.{k}", names) for k, v in raw.items()}
+        if isinstance(raw, list):
+            return [self._shape(v, f"{site}[{i}]", names) for i, v in enumerate(raw)]
+        return self.compile(raw, site, names)
+
+    def check(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems[0] + "".join(f"\n  {p}" for p in self.problems[1:]))
+
+
+def text(value: Value | None, env: Mapping[str, Any]) -> str:
+    """A value as text (``None`` → ``""``); an unset field is ``""``."""
+    return "" if value is None else to_text(value.value(env))
+
+
+def truth(value: Value | None, env: Mapping[str, Any], site: str) -> bool:
+    """A condition (``skip_if``, ``success_condition``); an unset one is false."""
+    if value is None:
+        return False
+    result = value.value(env)
+    try:
+        return to_bool(result)
+    except TypeError as exc:
+        from pybaton.connectors.sql.expr import ExpressionError
+
+        raise ExpressionError(f"{site}: {value.source!r}: {exc}") from None
+
+
+def dig(body: Any, path: str) -> Any:
+    """``data.users`` / ``items[0].id`` inside a decoded JSON body; ``""`` is the body itself."""
+    if not path:
+        return body
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            body = body[index] if isinstance(body, list) and index < len(body) else None
+        else:
+            body = body.get(part) if isinstance(body, Mapping) else None
+        if body is None:
+            return None
+    return body
+
+
+__all__ = ["CEL", "ITEM", "OUTCOME", "PROVISION", "RESOURCE", "RESOURCE_ITEM", "TMPL", "Cel", "Literal",
+           "Structure", "Template", "Value", "ValueCompiler", "dig", "text", "truth"]

@@ -1,0 +1,21 @@
+"""The state the LDAP syncers share during a run: config, client, and the member-resolution index."""
+
+from __future__ import annotations
+
+from pybaton.connectors._support import Memo
+from pybaton.connectors.ldap import directory
+from pybaton.connectors.ldap.client import LdapClient
+from pybaton.connectors.ldap.config import LdapConfig
+from pybaton.connectors.ldap.directory import DirectoryIndex
+
+
+class LdapContext:
+    """What the syncers share: the config, the client and the per-sync index."""
+
+    def __init__(self, config: LdapConfig) -> None:
+        self.config = config
+        self.client = LdapClient(config)
+        self.index: Memo[DirectoryIndex] = Memo(lambda: directory.build_index(self.client, config))
+
+    def invalidate(self) -> None:
+        self.index.reset()

@@ -1,0 +1,186 @@
+"""The LDAP connector's resource syncers (the read side; writes are in :mod:`.writers`).
+
+Listings stream the directory with paged searches (one page of entries per
+call); membership grants come from one read of the group entry, resolved
+through the :class:`~.directory.DirectoryIndex` built once per sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import ClassVar
+
+from pybaton import model
+from pybaton.connector import Page, PageToken, ResourceSyncer
+from pybaton.connectors._common import static_entitlement
+from pybaton.connectors._support import membership_grant, page_of
+from pybaton.connectors.ldap import directory, writers
+from pybaton.connectors.ldap.client import Entry, Search
+from pybaton.connectors.ldap.config import DEFAULT_OU_FILTER
+from pybaton.connectors.ldap.context import LdapContext
+from pybaton.connectors.ldap.directory import GROUP, MEMBER, ORG_UNIT, ROLE, USER, DirectoryIndex
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+log = logging.getLogger("pybaton.connectors.ldap")
+
+
+class EntrySyncer(ResourceSyncer):
+    """Lists one kind of entry with a paged search; under an OU (one level) when OUs are synced.
+
+    At the top, with OUs synced, entries whose container is a synced OU are
+    skipped: the engine lists them again under that OU.
+    """
+
+    kind: ClassVar[str]
+    attributes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: LdapContext) -> None:
+        self.ctx = ctx
+
+    def search_filter(self) -> str:
+        raise NotImplementedError
+
+    def build(self, entry: Entry, index: DirectoryIndex | None) -> resource_pb2.Resource:
+        raise NotImplementedError
+
+    def search_attributes(self) -> tuple[str, ...]:
+        return self.attributes
+
+    def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
+        config = self.ctx.config
+        if parent is not None and parent.resource_type != ORG_UNIT.id:
+            return Page()
+        if parent is None:
+            search = Search(config.search_base(self.kind), directory.kind_filter(config, self.search_filter()), "sub",
+                            self.search_attributes())
+        else:
+            search = Search(parent.resource, directory.kind_filter(config, self.search_filter()), "one",
+                            self.search_attributes())
+        entries, token = self.ctx.client.page(search, page.token, page.size)
+        index = self.ctx.index.get() if config.org_units else None
+        if parent is None and index is not None:
+            entries = [e for e in entries if index.parent_of(e.id) is None]
+        return Page([self.build(e, index) for e in entries], token)
+
+    def get(self, resource_id: resource_pb2.ResourceId,
+            parent: resource_pb2.ResourceId | None = None) -> resource_pb2.Resource | None:
+        if resource_id.resource_type != self.resource_type.id:
+            return None
+        entry = self.ctx.client.read(resource_id.resource, self.search_attributes())
+        if entry is None or not self._matches(entry):
+            return None
+        return self.build(entry, self.ctx.index.get() if self.ctx.config.org_units else None)
+
+    def _matches(self, entry: Entry) -> bool:
+        """Whether a directly read entry is of this kind (re-checked with the kind's filter on the server)."""
+        search = Search(entry.dn, directory.kind_filter(self.ctx.config, self.search_filter()), "base", ("1.1",))
+        return any(True for _ in self.ctx.client.all(search))
+
+
+class UserSyncer(writers.AccountWriter, writers.EntryDeleter, EntrySyncer):
+    resource_type = USER
+    kind = "user"
+
+    def search_filter(self) -> str:
+        return self.ctx.config.user_filter
+
+    def search_attributes(self) -> tuple[str, ...]:
+        return directory.user_attributes(self.ctx.config)
+
+    def build(self, entry: Entry, index: DirectoryIndex | None) -> resource_pb2.Resource:
+        return directory.user_resource(entry, self.ctx.config, index)
+
+
+class MembershipSyncer(EntrySyncer):
+    """Groups and roles: a ``member`` entitlement, and grants from the entry's member attributes."""
+
+    member_attributes: ClassVar[tuple[str, ...]]
+    grantable_to: ClassVar[tuple[resource_pb2.ResourceType, ...]] = (USER, GROUP)
+
+    def __init__(self, ctx: LdapContext) -> None:
+        super().__init__(ctx)
+        self._last: tuple[str, Sequence[grant_pb2.Grant]] | None = None  # the resource being paged
+        self._lock = threading.Lock()
+
+    def static_entitlements(self) -> Sequence[entitlement_pb2.Entitlement]:
+        return [static_entitlement(MEMBER, display_name="Member", grantable_to=self.grantable_to,
+                                   description=f"Member of the {self.resource_type.display_name.lower()}")]
+
+    def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
+        return page_of(self._grants_of(resource.id), page)
+
+    def _grants_of(self, rid: resource_pb2.ResourceId) -> Sequence[grant_pb2.Grant]:
+        """All grants of one entry, computed once while its pages are served."""
+        with self._lock:
+            if self._last is not None and self._last[0] == rid.resource:
+                return self._last[1]
+        found = self._compute(rid)
+        with self._lock:
+            self._last = (rid.resource, found)
+        return found
+
+    def _compute(self, rid: resource_pb2.ResourceId) -> Sequence[grant_pb2.Grant]:
+        entry = self.ctx.client.read(rid.resource, ("objectClass", "gidNumber", *self.member_attributes))
+        if entry is None:
+            return []
+        principals, unknown = directory.member_principals(entry, self.ctx.index.get(), self.member_attributes)
+        if unknown:
+            log.info("%s: %d member value(s) name no user or group that is synced", entry.dn, unknown)
+        ent = model.entitlement_ref(rid, MEMBER)
+        return [membership_grant(ent, p, _nested(p)) for p in principals]
+
+
+def _nested(principal: resource_pb2.ResourceId) -> str | None:
+    """A group member passes the membership on to its own members (expansion)."""
+    if principal.resource_type != GROUP.id:
+        return None
+    return model.entitlement_id(GROUP.id, principal.resource, MEMBER)
+
+
+class GroupSyncer(writers.MembershipWriter, writers.EntryDeleter, MembershipSyncer):
+    resource_type = GROUP
+    kind = "group"
+    attributes = directory.GROUP_ATTRIBUTES
+    member_attributes = ("member", "uniqueMember", "memberUid")
+
+    def search_filter(self) -> str:
+        return self.ctx.config.group_filter
+
+    def build(self, entry: Entry, index: DirectoryIndex | None) -> resource_pb2.Resource:
+        return directory.group_resource(entry, index)
+
+
+class RoleSyncer(writers.MembershipWriter, MembershipSyncer):
+    resource_type = ROLE
+    kind = "role"
+    attributes = ("objectClass", "cn", "description")
+    member_attributes = ("roleOccupant",)
+
+    def search_filter(self) -> str:
+        return self.ctx.config.role_filter
+
+    def build(self, entry: Entry, index: DirectoryIndex | None) -> resource_pb2.Resource:
+        return directory.role_resource(entry, index)
+
+
+class OrgUnitSyncer(EntrySyncer):
+    """Organizational units, nested as in the tree; parents of users, groups and roles."""
+
+    resource_type = ORG_UNIT
+    kind = "org_unit"
+    attributes = ("ou", "description")
+
+    def search_filter(self) -> str:
+        return DEFAULT_OU_FILTER
+
+    def build(self, entry: Entry, index: DirectoryIndex | None) -> resource_pb2.Resource:
+        return directory.org_unit_resource(entry, index or self.ctx.index.get())
+
+
+def all_syncers(ctx: LdapContext) -> list[EntrySyncer]:
+    syncers: list[EntrySyncer] = [UserSyncer(ctx), GroupSyncer(ctx), RoleSyncer(ctx)]
+    if ctx.config.org_units:
+        syncers.insert(0, OrgUnitSyncer(ctx))
+    return syncers

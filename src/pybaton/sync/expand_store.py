@@ -1,0 +1,360 @@
+"""Grant expansion's side of the store: what it reads, and how it writes derived grants fast.
+
+Reading touches only indexed columns, except for the few grants that might be
+*derived* already (a Go-expanded file, an interrupted run), which carry a
+``GrantImmutable`` annotation and are found by SQLite before any message is
+parsed.
+
+Writing is where the time goes (a fan-out can derive 10M grants), so SQLite
+assembles each derived grant itself: the per-principal pieces (type, id, the
+encoded principal field, the ``:type:id`` suffix of the grant id) sit in a temp
+table, and one ``INSERT ... SELECT`` per destination entitlement and source set
+joins them with the destination's pieces over a JSON array of principal
+numbers. No Python object is created per grant. The bytes are the ones
+:mod:`pybaton.sync.expand_wire` builds (the tests compare them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+
+from pybaton.c1z import SyncWriter, schema
+from pybaton.c1z.writer import GrantRow
+from pybaton.model import annotations as ann
+from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2
+from pybaton.sync import expand_wire as wire
+from pybaton.sync.expand_graph import EdgeSpec, EntitlementGraph
+
+log = logging.getLogger("pybaton.sync.expand")
+
+_EXPANDABLE_MARK = b"c1.connector.v2.GrantExpandable"
+_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
+_EXPANDABLE_URL = ann.type_url(annotation_grant_pb2.GrantExpandable)
+
+# Indexes whose incremental upkeep costs most during a bulk expansion (the principal index takes
+# random inserts); they are dropped for a big expansion and rebuilt by one sort at the end. The
+# unique id index (upserts need it) and the entitlement+principal index (merges look grants up
+# with it) stay.
+BULK_DROPPED_INDEXES = ("idx_grants_principal_id_v1", "idx_grants_resource_type_id_resource_id_v1",
+                        "idx_grants_entitlement_sync_grant_v1")
+
+PriorDerived = dict[str, dict[tuple[str, str], str]]
+
+
+class Warnings:
+    """Problems with the data, counted and shown once each with a few examples (never one line per grant)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.examples: dict[str, list[str]] = {}
+
+    def add(self, kind: str, example: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        shown = self.examples.setdefault(kind, [])
+        if len(shown) < 3:
+            shown.append(example)
+
+    def emit(self) -> None:
+        for kind, count in sorted(self.counts.items()):
+            log.warning("grant expansion: %s: %d (e.g. %s)", kind, count, "; ".join(self.examples[kind]))
+
+
+class Entitlements:
+    """Cached lookups of entitlement rows by id: their resource, and their stored bytes."""
+
+    def __init__(self, conn: sqlite3.Connection, sync_id: str) -> None:
+        self._conn = conn
+        self._sync_id = sync_id
+        self._cache: dict[str, tuple[str, str, bytes] | None] = {}
+
+    def get(self, entitlement_id: str) -> tuple[str, str, bytes] | None:
+        if entitlement_id not in self._cache:
+            row = self._conn.execute(
+                "select resource_type_id, resource_id, data from v1_entitlements where external_id = ? and sync_id = ?",
+                (entitlement_id, self._sync_id)).fetchone()
+            self._cache[entitlement_id] = (row[0], row[1], bytes(row[2])) if row else None
+        return self._cache[entitlement_id]
+
+
+# -- the graph -------------------------------------------------------------------------------------
+
+
+def _parse_expandable(blob: bytes) -> annotation_grant_pb2.GrantExpandable | None:
+    try:
+        return annotation_grant_pb2.GrantExpandable.FromString(blob)
+    except DecodeError:
+        return None
+
+
+def _legacy_expandable(blob: bytes) -> annotation_grant_pb2.GrantExpandable | None:
+    """The annotation still inside the grant, as SDKs before v0.3 stored it (no ``expansion`` column)."""
+    try:
+        grant = grant_pb2.Grant.FromString(blob)
+    except DecodeError:
+        return None
+    for any_msg in grant.annotations:
+        if any_msg.type_url == _EXPANDABLE_URL:
+            return _parse_expandable(any_msg.value)
+    return None
+
+
+Expandable = tuple[str, str, str, annotation_grant_pb2.GrantExpandable | None]
+
+
+def _expandable_rows(conn: sqlite3.Connection, sync_id: str) -> Iterator[Expandable]:
+    """``(destination, principal type, principal id, GrantExpandable)`` of every expandable grant, old files too."""
+    for dst, ptype, pid, blob in conn.execute(
+            "select entitlement_id, principal_resource_type_id, principal_resource_id, expansion from v1_grants "
+            "where sync_id = ? and expansion is not null order by id", (sync_id,)):
+        yield dst, ptype, pid, _parse_expandable(bytes(blob))
+    for dst, ptype, pid, blob in conn.execute(
+            "select entitlement_id, principal_resource_type_id, principal_resource_id, data from v1_grants "
+            "where sync_id = ? and expansion is null and instr(data, ?) > 0 order by id", (sync_id, _EXPANDABLE_MARK)):
+        yield dst, ptype, pid, _legacy_expandable(bytes(blob))
+
+
+def _add_edges(graph: EntitlementGraph, ents: Entitlements, warnings: Warnings, dst: str,
+               principal: tuple[str, str], expandable: annotation_grant_pb2.GrantExpandable) -> None:
+    """Add the edges one expandable grant declares, skipping those Baton rejects."""
+    types = frozenset(t for t in expandable.resource_type_ids if t.strip()) or None
+    spec = EdgeSpec(expandable.shallow, types)
+    for raw in expandable.entitlement_ids:
+        src = raw.strip()
+        if not src:
+            continue
+        found = ents.get(src)
+        if found is None:
+            warnings.add("source entitlement not in the sync, edge skipped", f"{src} -> {dst}")
+        elif (found[0], found[1]) != principal:
+            warnings.add("source entitlement is not on the grant's principal, edge skipped", f"{src} -> {dst}")
+        else:
+            graph.add_edge(src, dst, spec)
+
+
+def load_graph(conn: sqlite3.Connection, sync_id: str, ents: Entitlements, warnings: Warnings) -> EntitlementGraph:
+    """The entitlement graph of one sync, from its expandable grants."""
+    graph = EntitlementGraph()
+    for dst, ptype, pid, expandable in _expandable_rows(conn, sync_id):
+        if expandable is None:
+            warnings.add("unreadable GrantExpandable annotation, grant not expanded", f"{dst}:{ptype}:{pid}")
+        elif ents.get(dst) is None:
+            warnings.add("destination entitlement not in the sync, grant not expanded", dst)
+        else:
+            _add_edges(graph, ents, warnings, dst, (ptype, pid), expandable)
+    return graph
+
+
+# -- holders ---------------------------------------------------------------------------------------
+
+
+def _grant_is_derived(blob: bytes, entitlement_id: str) -> bool:
+    """Baton's rule: a grant is derived when it has sources and its own entitlement is not one of them."""
+    try:
+        grant = grant_pb2.Grant.FromString(blob)
+    except DecodeError:
+        return False
+    sources = grant.sources.sources
+    return len(sources) > 0 and entitlement_id not in sources
+
+
+def load_prior_derived(conn: sqlite3.Connection, sync_id: str, boundary: int) -> PriorDerived:
+    """Derived grants that predate this expansion (a Go-expanded file, an earlier run): ent -> principal -> id."""
+    found: PriorDerived = {}
+    for ent, ptype, pid, gid, blob in conn.execute(
+            "select entitlement_id, principal_resource_type_id, principal_resource_id, external_id, data "
+            "from v1_grants where sync_id = ? and id <= ? and instr(data, ?) > 0", (sync_id, boundary, _IMMUTABLE_MARK)):
+        if _grant_is_derived(bytes(blob), ent):
+            found.setdefault(ent, {})[(ptype, pid)] = gid
+    return found
+
+
+@dataclass
+class Principals:
+    """Principals interned to ints, renumbered in ``type:id`` order so that sorted ints are sorted grant ids."""
+
+    types: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    index: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def intern(self, ptype: str, pid: str) -> int:
+        key = (ptype, pid)
+        found = self.index.get(key)
+        if found is None:
+            found = len(self.types)
+            self.index[key] = found
+            self.types.append(ptype)
+            self.ids.append(pid)
+        return found
+
+    def renumber(self) -> list[int]:
+        """Sort by ``type:id``; return old number -> new number."""
+        order = sorted(range(len(self.types)), key=lambda i: f"{self.types[i]}:{self.ids[i]}")
+        rank = [0] * len(order)
+        for new, old in enumerate(order):
+            rank[old] = new
+        self.types = [self.types[i] for i in order]
+        self.ids = [self.ids[i] for i in order]
+        self.index = {key: n for n, key in enumerate(zip(self.types, self.ids, strict=True))}
+        return rank
+
+
+def load_direct(conn: sqlite3.Connection, sync_id: str, boundary: int, graph: EntitlementGraph,
+                prior: PriorDerived, people: Principals) -> list[frozenset[int]]:
+    """Direct holders of every graph entitlement: grants from the connector, not derived ones."""
+    direct: list[list[int]] = [[] for _ in graph.ids]
+    conn.execute("create temp table if not exists pybaton_expand_ents (id text primary key)")
+    conn.execute("delete from temp.pybaton_expand_ents")
+    conn.executemany("insert into temp.pybaton_expand_ents values (?)", ((i,) for i in graph.ids))
+    try:
+        for ent, ptype, pid in conn.execute(
+                "select g.entitlement_id, g.principal_resource_type_id, g.principal_resource_id "
+                "from temp.pybaton_expand_ents e join v1_grants g on g.entitlement_id = e.id "
+                "where g.sync_id = ? and g.id <= ?", (sync_id, boundary)):
+            skip = prior.get(ent)
+            if not skip or (ptype, pid) not in skip:
+                direct[graph.index[ent]].append(people.intern(ptype, pid))
+    finally:
+        conn.execute("drop table temp.pybaton_expand_ents")
+    rank = people.renumber()
+    return [frozenset(rank[p] for p in holders) for holders in direct]
+
+
+def load_parents(conn: sqlite3.Connection, sync_id: str, people: Principals) -> dict[int, tuple[str, str]]:
+    """Parents of the principals that are child resources (derived grants carry them, as Baton's do)."""
+    parents: dict[int, tuple[str, str]] = {}
+    for rtype, key, ptype, pid in conn.execute(
+            "select resource_type_id, external_id, parent_resource_type_id, parent_resource_id from v1_resources "
+            "where sync_id = ? and parent_resource_id is not null and parent_resource_id != ''", (sync_id,)):
+        idx = people.index.get((rtype, key[len(rtype) + 1:]))
+        if idx is not None:
+            parents[idx] = (ptype or "", pid)
+    return parents
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Destination:
+    """What every derived grant of one entitlement shares."""
+
+    index: int
+    entitlement_id: str
+    resource_type: str
+    resource_id: str
+    prefix: bytes
+
+
+_COLUMNS = ("resource_type_id", "resource_id", "entitlement_id", "principal_resource_type_id", "principal_resource_id",
+            "external_id", "expansion", "needs_expansion", "data", "sync_id", "discovered_at")
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("external_id", "sync_id"))
+
+# ?1 type, ?2 resource, ?3 entitlement id, ?4 entitlement field, ?5 id-length of ?3, ?6 tail, ?7 sync, ?8 now,
+# ?9 JSON array of principal numbers. ``where true`` keeps SQLite from reading ON CONFLICT as a join clause.
+_INSERT_DERIVED = f"""
+insert into v1_grants ({", ".join(_COLUMNS)})
+select ?1, ?2, ?3, m.ptype, m.pid, ?3 || m.suffix, null, 0,
+       cast(?4 || m.principal || x'1a' || v.b || ?3 || m.suffix || ?6 as blob), ?7, ?8
+from json_each(?9) j join temp.pybaton_expand_members m on m.n = j.value
+     join temp.pybaton_expand_varint v on v.n = ?5 + m.suffix_len
+where true
+on conflict (external_id, sync_id) do update set {_UPDATE}
+"""
+
+
+class DerivedWriter:
+    """Writes derived grants with SQLite assembling the bytes (see the module doc)."""
+
+    def __init__(self, conn: sqlite3.Connection, people: Principals, parents: dict[int, tuple[str, str]],
+                 graph: EntitlementGraph, sync_id: str, now: str) -> None:
+        self._conn = conn
+        self._sync_id = sync_id
+        self._now = now
+        self._tails: dict[tuple[tuple[str, bool], ...], bytes] = {}
+        suffixes = [f":{t}:{i}".encode() for t, i in zip(people.types, people.ids, strict=True)]
+        conn.execute("create temp table if not exists pybaton_expand_members (n integer primary key, ptype text, "
+                     "pid text, suffix text, suffix_len integer, principal blob)")
+        conn.execute("delete from temp.pybaton_expand_members")
+        conn.executemany("insert into temp.pybaton_expand_members values (?, ?, ?, ?, ?, ?)", (
+            (n, t, i, s.decode(), len(s), wire.principal_field(t, i, parents.get(n)))
+            for n, (t, i, s) in enumerate(zip(people.types, people.ids, suffixes, strict=True))))
+        longest = max((len(e.encode()) for e in graph.ids), default=0) + max(map(len, suffixes), default=0)
+        conn.execute("create temp table if not exists pybaton_expand_varint (n integer primary key, b blob)")
+        conn.execute("delete from temp.pybaton_expand_varint")
+        conn.executemany("insert into temp.pybaton_expand_varint values (?, ?)",
+                         ((n, wire.varint(n)) for n in range(longest + 1)))
+
+    def tail(self, sources: tuple[tuple[str, bool], ...]) -> bytes:
+        """The bytes after the id: the ``GrantImmutable`` annotation and the sources map."""
+        found = self._tails.get(sources)
+        if found is None:
+            if len(self._tails) > 100_000:
+                self._tails.clear()
+            found = wire.IMMUTABLE_FIELD + wire.sources_field(sources)
+            self._tails[sources] = found
+        return found
+
+    def insert(self, dest: Destination, principals: Sequence[int], tail: bytes) -> None:
+        """Upsert the derived grants of ``principals`` (sorted numbers) that share ``tail``."""
+        if principals:
+            self._conn.execute(_INSERT_DERIVED, (
+                dest.resource_type, dest.resource_id, dest.entitlement_id, dest.prefix,
+                len(dest.entitlement_id.encode()), tail, self._sync_id, self._now, json.dumps(principals)))
+
+    def close(self) -> None:
+        self._conn.execute("drop table if exists temp.pybaton_expand_members")
+        self._conn.execute("drop table if exists temp.pybaton_expand_varint")
+
+
+def with_sources(blob: bytes, entitlement_id: str, found: Sequence[tuple[str, bool]]) -> bytes | None:
+    """A direct grant with the sources added as Go adds them (``{self: direct}`` first); None when unchanged."""
+    grant = grant_pb2.Grant.FromString(blob)
+    sources = grant.sources.sources
+    changed = False
+    if len(sources) == 0:
+        sources[entitlement_id].is_direct = True
+        changed = True
+    for key, direct in found:
+        if key not in sources:
+            sources[key].is_direct = direct
+            changed = True
+        elif direct and not sources[key].is_direct:
+            sources[key].is_direct = True
+            changed = True
+    return grant.SerializeToString(deterministic=True) if changed else None
+
+
+def merged_rows(conn: sqlite3.Connection, dest: Destination, principal: tuple[str, str],
+                found: Sequence[tuple[str, bool]], sync_id: str, boundary: int, now: str) -> list[GrantRow]:
+    """The direct grant(s) of ``principal`` on ``dest`` with ``found`` sources added, where that changes them."""
+    rows: list[GrantRow] = []
+    for gid, expansion, needs, blob in conn.execute(
+            "select external_id, expansion, needs_expansion, data from v1_grants where entitlement_id = ? "
+            "and principal_resource_type_id = ? and principal_resource_id = ? and sync_id = ? and id <= ?",
+            (dest.entitlement_id, principal[0], principal[1], sync_id, boundary)).fetchall():
+        updated = with_sources(bytes(blob), dest.entitlement_id, found)
+        if updated is not None:
+            rows.append((dest.resource_type, dest.resource_id, dest.entitlement_id, principal[0], principal[1], gid,
+                         expansion, needs, updated, sync_id, now))
+    return rows
+
+
+def drop_bulk_indexes(writer: SyncWriter, conn: sqlite3.Connection) -> None:
+    """Drop the indexes a bulk write would update row by row (a crash leaves them to ``schema.migrate``)."""
+    with writer.transaction():
+        for name in BULK_DROPPED_INDEXES:
+            conn.execute(f"drop index if exists {name}")
+
+
+def rebuild_bulk_indexes(writer: SyncWriter, conn: sqlite3.Connection) -> None:
+    """Recreate the dropped indexes in one sort each."""
+    with writer.transaction():
+        for spec in schema.INDEXES:
+            if spec[0] in BULK_DROPPED_INDEXES:
+                conn.execute(schema.index_sql(*spec))
