@@ -115,7 +115,6 @@ class SyncEngine:
         self.options = options
         self.progress = progress
         self._syncers = {s.resource_type.id: s for s in connector.syncers()}
-        self._skip_types = self._types_without_access_data()
         self.state = SyncState()
         self.writer: SyncWriter
         self._buffer: list[Any] = []
@@ -300,9 +299,17 @@ class SyncEngine:
 
     # -- entitlements and grants ---------------------------------------------------------------
 
-    def _types_without_access_data(self) -> set[str]:
-        skip_url = ann.type_url(annotation_resource_tree_pb2.SkipEntitlementsAndGrants)
-        return {t for t, s in self._syncers.items() if any(a.type_url == skip_url for a in s.resource_type.annotations)}
+    @staticmethod
+    def _skip_urls(kind: str) -> frozenset[str]:
+        """Annotations (on a resource type or a resource) that opt out of collecting ``kind``."""
+        both = annotation_resource_tree_pb2.SkipEntitlementsAndGrants
+        only = annotation_resource_tree_pb2.SkipEntitlements if kind == "entitlements" \
+            else annotation_resource_tree_pb2.SkipGrants
+        return frozenset({ann.type_url(both), ann.type_url(only)})
+
+    def _skipped_types(self, kind: str) -> set[str]:
+        urls = self._skip_urls(kind)
+        return {t for t, s in self._syncers.items() if any(a.type_url in urls for a in s.resource_type.annotations)}
 
     def _scan(self, kind: str, pages: Callable[[ResourceSyncer, resource_pb2.Resource, str, threading.Event],
                                                Iterator[PageResult]]) -> None:
@@ -320,13 +327,14 @@ class SyncEngine:
         def accept(page: PageResult) -> None:
             self._add(kind, page.items)
 
-        run_scan(self._scan_tasks(), fetch, tracker, self.options.workers, accept)
+        run_scan(self._scan_tasks(kind), fetch, tracker, self.options.workers, accept)
 
-    def _scan_tasks(self) -> Iterator[ScanTask]:
+    def _scan_tasks(self, kind: str) -> Iterator[ScanTask]:
         scan = self.state.scan
         done = set(scan.done)
         after = scan.watermark
-        skip_url = ann.type_url(annotation_resource_tree_pb2.SkipEntitlementsAndGrants)
+        skip_urls = self._skip_urls(kind)
+        skip_types = self._skipped_types(kind)
         while True:
             rows = self._reads().execute(
                 "select id, resource_type_id, data from v1_resources where sync_id = ? and id > ? order by id limit ?",
@@ -338,10 +346,10 @@ class SyncEngine:
                 if rowid in done:
                     continue
                 syncer = self._syncers.get(type_id)
-                if syncer is None or type_id in self._skip_types:
+                if syncer is None or type_id in skip_types:
                     continue
                 res = resource_pb2.Resource.FromString(blob)
-                if any(a.type_url == skip_url for a in res.annotations):
+                if any(a.type_url in skip_urls for a in res.annotations):
                     continue
                 yield ScanTask(rowid, scan.tokens.get(str(rowid), ""), (syncer, res))
 
