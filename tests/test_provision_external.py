@@ -123,6 +123,8 @@ def test_external_connector_accounts_credentials_and_deletion(ext: ExternalWorld
     assert created.code == 0, created.err
     assert "create-account user:new.hire: created" in created.out
     old = _password(created.out)
+    assert "note: sync acme to see the result" in created.out
+    ext.sync()
     rotated = ext.run("rotate-credentials", "-p", "--resource", "user:new.hire")
     assert rotated.code == 0, rotated.err
     new = _password(rotated.out)

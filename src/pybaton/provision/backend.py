@@ -89,6 +89,11 @@ class Backend(Protocol):
         ...
 
 
+def cannot(connector: str, what: str, resource_type: str) -> ProvisioningError:
+    """The refusal when a connector lacks a capability for a resource type (checked before and at the write)."""
+    return ProvisioningError(f"connector {connector} cannot {what} {resource_type} resources")
+
+
 def _outcome(already: bool) -> Outcome:
     return Outcome.ALREADY if already else Outcome.DONE
 
@@ -106,9 +111,6 @@ class ConnectorBackend:
             raise ProvisioningError(f"connector {self.name} has no resource type {resource_type!r}")
         return syncer
 
-    def _cannot(self, what: str, resource_type: str) -> ProvisioningError:
-        return ProvisioningError(f"connector {self.name} cannot {what} {resource_type} resources")
-
     def supports(self, capability: str, resource_type: str) -> bool | None:
         syncer = self.connector.syncer_for(resource_type)
         return syncer is not None and capability in capabilities_of(syncer)
@@ -120,7 +122,7 @@ class ConnectorBackend:
         rtype = entitlement.resource.id.resource_type
         granter = self._syncer(rtype)
         if not isinstance(granter, Granter):
-            raise self._cannot("grant entitlements of", rtype)
+            raise cannot(self.name, "grant entitlements of", rtype)
         got = granter.grant(principal, entitlement)
         return WriteResult(_outcome(isinstance(got, GrantResult) and got.already_exists))
 
@@ -128,28 +130,28 @@ class ConnectorBackend:
         rtype = grant.entitlement.resource.id.resource_type
         granter = self._syncer(rtype)
         if not isinstance(granter, Granter):
-            raise self._cannot("revoke grants of", rtype)
+            raise cannot(self.name, "revoke grants of", rtype)
         got = granter.revoke(grant)
         return WriteResult(_outcome(isinstance(got, RevokeResult) and got.already_revoked))
 
     def create_account(self, info: AccountInfo, options: CredentialOptions) -> WriteResult:
         creator = self._syncer(info.resource_type)
         if not isinstance(creator, AccountCreator):
-            raise self._cannot("create accounts of", info.resource_type)
+            raise cannot(self.name, "create accounts of", info.resource_type)
         got = creator.create_account(info, options)
         return WriteResult(_ACCOUNT_OUTCOMES[got.status], got.resource, tuple(got.credentials), got.message)
 
     def delete_resource(self, resource_id: resource_pb2.ResourceId) -> WriteResult:
         deleter = self._syncer(resource_id.resource_type)
         if not isinstance(deleter, ResourceDeleter):
-            raise self._cannot("delete", resource_id.resource_type)
+            raise cannot(self.name, "delete", resource_id.resource_type)
         got = deleter.delete_resource(resource_id)
         return WriteResult(_outcome(isinstance(got, DeleteResult) and got.already_deleted))
 
     def rotate_credentials(self, resource_id: resource_pb2.ResourceId, options: CredentialOptions) -> WriteResult:
         rotator = self._syncer(resource_id.resource_type)
         if not isinstance(rotator, CredentialRotator):
-            raise self._cannot("rotate credentials of", resource_id.resource_type)
+            raise cannot(self.name, "rotate credentials of", resource_id.resource_type)
         return WriteResult(Outcome.DONE, credentials=tuple(rotator.rotate_credentials(resource_id, options)))
 
     def reread(self, c1z_path: Path, resource_ref: str) -> str | None:

@@ -22,7 +22,7 @@ from pybaton.errors import ProvisioningError, PyBatonError, UserError
 from pybaton.provision.audit import AuditLog
 from pybaton.provision.backend import Backend, WriteResult
 from pybaton.provision.credentials import CredentialSpec
-from pybaton.provision.plan import Expectation, Plan, PlanContext, make_plan
+from pybaton.provision.plan import Expectation, Plan, PlanContext, make_plan, ref
 from pybaton.provision.requests import Request, phrase, result_code, result_line
 from pybaton.provision.snapshot import Snapshot
 
@@ -82,11 +82,8 @@ def _write(plan: Plan, backend: Backend, record: Callable[[str, str | None], Non
     """The one call that changes the system; any failure is audited before it propagates."""
     try:
         return plan.write(backend)
-    except (PyBatonError, OSError) as exc:
-        record("failed", str(exc))
-        raise
-    except Exception as exc:
-        record("failed", f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # Ctrl-C mid-write included: the system may have changed
+        record("failed", str(exc) if isinstance(exc, PyBatonError) else f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -102,7 +99,8 @@ def _deliver(plan: Plan, result: WriteResult, settings: Settings,
         print(f"  {redact(result.message)}", file=out)
     if result.credentials:
         try:
-            settings.credentials.sink.deliver(_ref_of(result) or plan.target, result.credentials)
+            resource = ref(result.resource.id) if result.resource is not None else plan.target
+            settings.credentials.sink.deliver(resource, result.credentials)
         except Exception as exc:
             error = f"generated credentials could not be delivered: {redact(str(exc))}"
             record(result_code(op, result.outcome), error)
@@ -111,16 +109,10 @@ def _deliver(plan: Plan, result: WriteResult, settings: Settings,
     return redact
 
 
-def _ref_of(result: WriteResult) -> str:
-    if result.resource is None:
-        return ""
-    rid = result.resource.id
-    return f"{rid.resource_type}:{rid.resource}"
-
-
 def _reread(expectation: Expectation | None, backend: Backend, settings: Settings) -> None:
     """Show the system's state after the write; a failure here is a warning (the write is done)."""
-    if expectation is None:
+    if expectation is None:  # e.g. an account made by a subprocess: its id is the system's to choose
+        print(f"note: sync {backend.name} to see the result", file=settings.out)
         return
     try:
         sync_id = backend.reread(settings.c1z_path, expectation.reread)

@@ -20,7 +20,7 @@ from pybaton.errors import ProvisioningError, UsageError
 from pybaton.model import annotations as ann
 from pybaton.model.ids import grant_id, split_resource_ref
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2, resource_pb2
-from pybaton.provision.backend import CREATE_ACCOUNT, DELETE, GRANT, ROTATE, Backend, WriteResult
+from pybaton.provision.backend import CREATE_ACCOUNT, DELETE, GRANT, ROTATE, Backend, WriteResult, cannot
 from pybaton.provision.credentials import CredentialSpec
 from pybaton.provision.requests import Op, Request, profile_of
 from pybaton.provision.snapshot import Snapshot
@@ -74,7 +74,7 @@ def _require(request: Request, name: str, flag: str) -> str:
 def _capable(backend: Backend, capability: str, resource_type: str, what: str) -> None:
     """Refuse early when the connector says it cannot (None: it cannot say; let it try)."""
     if backend.supports(capability, resource_type) is False:
-        raise ProvisioningError(f"connector {backend.name} cannot {what} {resource_type} resources")
+        raise cannot(backend.name, what, resource_type)
 
 
 def _not_found(what: str, ref: str, snapshot: Snapshot, listing: str) -> ProvisioningError:
@@ -92,7 +92,8 @@ def describe_entitlement(snapshot: Snapshot, entitlement_id: str) -> str:
     return f"{entitlement_id} ({ent.display_name or ent.slug} of {rid.resource_type} {name})"
 
 
-def _ref(rid: resource_pb2.ResourceId) -> str:
+def ref(rid: resource_pb2.ResourceId) -> str:
+    """``user:ada``: a resource id as the operator writes it."""
     return f"{rid.resource_type}:{rid.resource}"
 
 
@@ -123,7 +124,7 @@ def plan_grant(request: Request, ctx: PlanContext) -> Plan:
                      if sources is None else
                      f"the latest sync shows it only through {', '.join(sources) or 'the connector'}; "
                      "this adds a direct grant")
-    expectation = Expectation(_ref(ent.resource.id), present=True, grant_id=gid)
+    expectation = Expectation(ref(ent.resource.id), present=True, grant_id=gid)
     return Plan(request, f"grant {describe_entitlement(snapshot, ent_id)} to {snapshot.describe(ptype, pid)}",
                 f"{ent_id} to {ptype}:{pid}", lambda b: b.grant(principal, ent), lambda _: expectation, notes)
 
@@ -212,7 +213,7 @@ def plan_revoke(request: Request, ctx: PlanContext) -> Plan:
     pid = stored.principal.id
     summary = (f"revoke {describe_entitlement(snapshot, stored.entitlement.id)} from "
                f"{snapshot.describe(pid.resource_type, pid.resource)} (grant {gid})")
-    expectation = Expectation(_ref(stored.entitlement.resource.id), present=False, grant_id=gid)
+    expectation = Expectation(ref(stored.entitlement.resource.id), present=False, grant_id=gid)
     grant = stored
     return Plan(request, summary, gid, lambda b: b.revoke(grant), lambda _: expectation, notes)
 
@@ -257,7 +258,7 @@ def plan_create_account(request: Request, ctx: PlanContext) -> Plan:
     fields = f" with profile fields {', '.join(sorted(profile))}" if profile else ""
 
     def expect(result: WriteResult) -> Expectation | None:
-        return Expectation(_ref(result.resource.id), present=True) if result.resource is not None else None
+        return Expectation(ref(result.resource.id), present=True) if result.resource is not None else None
 
     return Plan(request, f"create {rtype} account {who}{fields}", f"{rtype}:{login or email}",
                 lambda b: b.create_account(info, options), expect, notes)
@@ -273,7 +274,7 @@ def _resource_id(request: Request) -> resource_pb2.ResourceId:
 def plan_delete_resource(request: Request, ctx: PlanContext) -> Plan:
     rid = _resource_id(request)
     _capable(ctx.backend, DELETE, rid.resource_type, "delete")
-    ref = _ref(rid)
+    target = ref(rid)
     notes = []
     if ctx.snapshot.resource(rid.resource_type, rid.resource) is None:
         notes.append("the latest sync does not show it: the connector should report it as already deleted")
@@ -281,8 +282,8 @@ def plan_delete_resource(request: Request, ctx: PlanContext) -> Plan:
         held = ctx.snapshot.grant_count((rid.resource_type, rid.resource))
         if held:
             notes.append(f"it holds {held} grants in the latest sync; they go with it")
-    expectation = Expectation(ref, present=False)
-    return Plan(request, f"delete {ctx.snapshot.describe(rid.resource_type, rid.resource)}", ref,
+    expectation = Expectation(target, present=False)
+    return Plan(request, f"delete {ctx.snapshot.describe(rid.resource_type, rid.resource)}", target,
                 lambda b: b.delete_resource(rid), lambda _: expectation, notes)
 
 
@@ -290,12 +291,12 @@ def plan_rotate_credentials(request: Request, ctx: PlanContext) -> Plan:
     rid = _resource_id(request)
     _capable(ctx.backend, ROTATE, rid.resource_type, "rotate credentials of")
     if ctx.snapshot.resource(rid.resource_type, rid.resource) is None:
-        raise _not_found("resource", _ref(rid), ctx.snapshot, "resources")
+        raise _not_found("resource", ref(rid), ctx.snapshot, "resources")
     notes = [_credential_note(ctx)]
     options = ctx.credentials.options()
-    expectation = Expectation(_ref(rid), present=True)
+    expectation = Expectation(ref(rid), present=True)
     return Plan(request, f"rotate the credentials of {ctx.snapshot.describe(rid.resource_type, rid.resource)}",
-                _ref(rid), lambda b: b.rotate_credentials(rid, options), lambda _: expectation, notes)
+                ref(rid), lambda b: b.rotate_credentials(rid, options), lambda _: expectation, notes)
 
 
 PLANNERS: dict[Op, Callable[[Request, PlanContext], Plan]] = {

@@ -2,7 +2,7 @@
 
 A request holds the operator's input exactly as given (strings), so that a
 refusal can be audited with the target the operator named even when that
-target is malformed; parsing and lookup happen later, in :mod:`.resolve`.
+target is malformed; parsing and lookup happen later, in :mod:`.plan`.
 
 Outcomes are the words the operator reads (``granted``, ``already exists`` …).
 One table maps each operation's outcomes to those words, both for printing and

@@ -21,9 +21,11 @@ direct member of one group of a cycle does not receive the others.)
 How it stays fast: only the indexed columns of the grants table are read
 (entitlement, principal type, principal id), never the grant messages; holder
 sets are Python sets of small ints, kept only while an entitlement still feeds
-one not yet expanded; derived grants are concatenated from precomputed bytes
-(:mod:`pybaton.sync.expand_wire`) and written entitlement by entitlement in
-principal order, which keeps SQLite's index inserts nearly sequential.
+one not yet expanded; SQLite assembles the derived grants itself from
+precomputed pieces (:mod:`pybaton.sync.expand_store`), entitlement by
+entitlement in principal order, which keeps its index inserts nearly
+sequential; and a big expansion drops the indexes that take random inserts and
+rebuilds them with one sort at the end.
 
 Resume: the run is deterministic for a given file, so the checkpoint only
 records how many destination entitlements (and rows of the current one) are
@@ -37,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -47,7 +49,7 @@ from pybaton.c1z import C1ZFile, SyncWriter, syncs
 from pybaton.sync import expand_store as store
 from pybaton.sync import expand_wire as wire
 from pybaton.sync.expand_graph import Component, EntitlementGraph, Plan, edges_within, plan
-from pybaton.sync.expand_store import Destination, DerivedWriter, Principals, PriorDerived
+from pybaton.sync.expand_store import DerivedWriter, Destination, Principals, PriorDerived
 from pybaton.sync.progress import Progress
 
 log = logging.getLogger("pybaton.sync.expand")
@@ -89,9 +91,10 @@ class _Holders:
     def __init__(self, graph: EntitlementGraph, direct: list[frozenset[int]], people: Principals) -> None:
         self.graph = graph
         self.direct = direct
+        self.people = people
         self.into = graph.incoming()
         self._uses = [len(dsts) for dsts in graph.outgoing()]
-        self._held: dict[int, HolderSet] = {}
+        self._held: dict[int, set[int]] = {}
         self._typesets: dict[str, set[int]] = {}
         for idx, ptype in enumerate(people.types):
             self._typesets.setdefault(ptype, set()).add(idx)
@@ -147,7 +150,265 @@ class _Holders:
                 self._held.pop(member, None)
 
 
-#WRITING#
+# -- the run ---------------------------------------------------------------------------------------
+
+
+class _Batcher:
+    """One open transaction at a time, committed together with the checkpoint every few seconds or rows."""
+
+    def __init__(self, writer: SyncWriter, state: dict[str, Any], checkpoint: Callable[[], None]) -> None:
+        self._writer = writer
+        self._state = state
+        self._checkpoint = checkpoint
+        self._stack = contextlib.ExitStack()
+        self._rows = 0
+        self._since = time.monotonic()
+
+    def __enter__(self) -> _Batcher:
+        self._stack.enter_context(self._writer.transaction())
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self._checkpoint()
+        self._stack.__exit__(exc_type, exc, tb)
+
+    def wrote(self, count: int, done: int, chunks: int) -> None:
+        """Record progress (destinations done, chunks of the next one); commit when due."""
+        self._rows += count
+        self._state["done"], self._state["chunks"] = done, chunks
+        if self._rows >= COMMIT_ROWS or time.monotonic() - self._since >= COMMIT_SECONDS:
+            self._checkpoint()
+            self._stack.close()
+            self._stack = contextlib.ExitStack()
+            self._stack.enter_context(self._writer.transaction())
+            self._rows = 0
+            self._since = time.monotonic()
+
+
+def _groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], holders: _Holders,
+            out: DerivedWriter) -> list[tuple[bytes, list[int]]]:
+    """The derived principals of one destination, grouped by their sources (which fix the bytes after the id).
+
+    Principals reached over a single edge, the bulk of any expansion, are
+    grouped with set operations; only those reached over several edges are
+    looked at one by one. Groups come in a fixed order, so a resumed run cuts
+    them into the same chunks.
+    """
+    ids = holders.graph.ids
+    seen: set[int] = set()
+    multi: set[int] = set()
+    for _, reached in contributions:
+        multi |= seen.intersection(reached)
+        seen |= reached
+    multi &= derived
+    groups: dict[bytes, set[int]] = {}
+    for src, reached in contributions:
+        only = (reached & derived) - multi
+        held_directly = holders.direct[src]
+        for members, is_direct in ((only & held_directly, True), (only - held_directly, False)):
+            if members:
+                groups.setdefault(out.tail(((ids[src], is_direct),)), set()).update(members)
+    for p in multi:
+        key = tuple((ids[s], p in holders.direct[s]) for s, reached in contributions if p in reached)
+        groups.setdefault(out.tail(key), set()).add(p)
+    return [(tail, sorted(members)) for tail, members in sorted(groups.items())]
+
+
+class _Run:
+    """One expansion of one sync: load, plan, then walk the plan writing derived grants."""
+
+    def __init__(self, c1z: C1ZFile, writer: SyncWriter, state: dict[str, Any], max_depth: int,
+                 checkpoint: Callable[[], None], progress: Progress | None) -> None:
+        self.conn = c1z.conn
+        self.writer = writer
+        self.sync_id = writer.sync_id
+        self.state = state
+        self.max_depth = max_depth
+        self.checkpoint = checkpoint
+        self.progress = progress
+        self.stats = ExpansionStats()
+        self.warnings = store.Warnings()
+        self.ents = store.Entitlements(self.conn, self.sync_id)
+        self.now = syncs.now_text()
+
+    # -- setup --------------------------------------------------------------------------------------
+
+    def _boundary(self) -> int:
+        """Rows with ids up to this predate expansion; later ones were written by it."""
+        if self.state.get("v") != STATE_VERSION or "boundary" not in self.state:
+            top = self.conn.execute("select coalesce(max(id), 0) from v1_grants").fetchone()[0]
+            self.state.clear()
+            self.state.update(v=STATE_VERSION, boundary=int(top), done=0, chunks=0)
+        return int(self.state["boundary"])
+
+    def _check_plan(self, graph: EntitlementGraph, boundary: int) -> None:
+        """On resume, a different graph makes the recorded progress meaningless: start over cleanly."""
+        fingerprint = graph.fingerprint()
+        if self.state.get("plan") not in (None, fingerprint):
+            log.warning("grant expansion: the graph changed since the interrupted run; expanding from the start")
+            with self.writer.transaction():
+                self.conn.execute("delete from v1_grants where sync_id = ? and id > ?", (self.sync_id, boundary))
+            self.state.update(done=0, chunks=0)
+        self.stats.resumed = bool(self.state.get("done") or self.state.get("chunks"))
+        self.state["plan"] = fingerprint
+
+    def _report_depth(self, graph: EntitlementGraph, layout: Plan) -> None:
+        self.stats.depth = min(layout.depth, self.max_depth)
+        self.stats.skipped = len(layout.skipped)
+        if layout.skipped:
+            log.warning("grant expansion: entitlements are nested %d levels deep, more than the maximum of %d; "
+                        "%d entitlements nested deeper (e.g. %s) get no derived grants. Raise the max depth "
+                        "(expansion_max_depth, BATON_GRAPH_EXPAND_MAX_DEPTH) if this nesting is intended.",
+                        layout.depth, self.max_depth, len(layout.skipped), graph.ids[layout.skipped[0]])
+
+    def _remaining(self, graph: EntitlementGraph, direct: list[frozenset[int]], people: Principals,
+                   layout: Plan) -> int:
+        """How many derived grants are still to write: a dry walk (set arithmetic only)."""
+        holders = _Holders(graph, direct, people)
+        total = position = 0
+        for comp in layout.components:
+            holders.compute(comp)
+            for member in comp.members:
+                if holders.into[member]:
+                    if position >= int(self.state["done"]):
+                        total += len(holders.held(member)) - len(direct[member] & holders.held(member))
+                    position += 1
+            holders.release(comp)
+        return total
+
+    @contextlib.contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        """Log how long each step takes (debug level): where the time goes on a big file."""
+        started, cpu = time.monotonic(), time.process_time()
+        yield
+        log.debug("grant expansion: %s took %.2fs (cpu %.2fs)", what, time.monotonic() - started,
+                  time.process_time() - cpu)
+
+    def run(self) -> ExpansionStats:
+        with self._step("loading the graph"):
+            boundary = self._boundary()
+            graph = store.load_graph(self.conn, self.sync_id, self.ents, self.warnings)
+            self._check_plan(graph, boundary)
+        with self._step("loading holders"):
+            prior = store.load_prior_derived(self.conn, self.sync_id, boundary)
+            people = Principals()
+            direct = store.load_direct(self.conn, self.sync_id, boundary, graph, prior, people)
+        with self._step("planning"):
+            layout = plan(graph, self.max_depth)
+            self._report_depth(graph, layout)
+            self.stats.edges = len(graph.edges)
+            remaining = self._remaining(graph, direct, people, layout)
+            self.stats.bulk = remaining >= BULK_MIN_ROWS and remaining * 4 >= boundary
+        with self._step("preparing the writer"):
+            out = DerivedWriter(self.conn, people, store.load_parents(self.conn, self.sync_id, people), graph,
+                                self.sync_id, self.now)
+        try:
+            self._write(graph, layout, _Holders(graph, direct, people), out, prior)
+        finally:
+            out.close()
+        self.warnings.emit()
+        return self.stats
+
+    def _write(self, graph: EntitlementGraph, layout: Plan, holders: _Holders, out: DerivedWriter,
+               prior: PriorDerived) -> None:
+        if self.stats.bulk:
+            with self._step("dropping bulk indexes"):
+                store.drop_bulk_indexes(self.writer, self.conn)
+        with self._step("writing derived grants"), _Batcher(self.writer, self.state, self.checkpoint) as batch:
+            self._walk(layout, holders, out, prior, batch)
+            self._remove_stale_elsewhere(graph, layout, prior)
+        if self.stats.bulk:
+            with self._step("rebuilding bulk indexes"):
+                store.rebuild_bulk_indexes(self.writer, self.conn)
+
+    # -- the walk -----------------------------------------------------------------------------------
+
+    def _walk(self, layout: Plan, holders: _Holders, out: DerivedWriter, prior: PriorDerived,
+              batch: _Batcher) -> None:
+        total = len(layout.destinations(holders.into))
+        if self.progress is not None:
+            self.progress.phase("grant expansion", total)
+        position = 0
+        for comp in layout.components:
+            holders.compute(comp)
+            for member in comp.members:
+                if not holders.into[member]:
+                    continue
+                if position >= int(self.state["done"]):
+                    self._expand_destination(member, holders, out, prior, batch, position)
+                position += 1
+                if self.progress is not None:
+                    self.progress.advance(1)
+            holders.release(comp)
+        self.stats.destinations = total
+
+    def _destination(self, ent: int, graph: EntitlementGraph) -> Destination | None:
+        found = self.ents.get(graph.ids[ent])
+        if found is None:
+            return None
+        return Destination(ent, graph.ids[ent], found[0], found[1], wire.entitlement_field(found[2]))
+
+    def _expand_destination(self, ent: int, holders: _Holders, out: DerivedWriter, prior: PriorDerived,
+                            batch: _Batcher, position: int) -> None:
+        """Write the derived grants of one entitlement, add sources to its direct grants, drop stale ones."""
+        dest = self._destination(ent, holders.graph)
+        if dest is None:
+            return
+        contributions = [(s, holders.contribution(s, ent)) for s in holders.into[ent]]
+        derived = holders.held(ent) - holders.direct[ent]
+        skip = int(self.state["chunks"]) if position == int(self.state["done"]) else 0
+        chunk = 0
+        for tail, members in _groups(derived, contributions, holders, out):
+            for start in range(0, len(members), CHUNK_ROWS):
+                chunk += 1
+                if chunk > skip:
+                    part = members[start:start + CHUNK_ROWS]
+                    out.insert(dest, part, tail)
+                    self.stats.derived += len(part)
+                    batch.wrote(len(part), position, chunk)
+        self._merge_into_direct(dest, contributions, holders)
+        self._remove_stale(dest.entitlement_id, derived, holders.people, prior)
+        batch.wrote(0, position + 1, 0)
+
+    def _merge_into_direct(self, dest: Destination, contributions: Sequence[tuple[int, HolderSet]],
+                           holders: _Holders) -> None:
+        """Principals holding the destination directly *and* through a source: add the sources to their grant."""
+        own = holders.direct[dest.index]
+        if not own:
+            return
+        reached: set[int] = set()
+        for _, c in contributions:
+            reached |= own.intersection(c)
+        for p in sorted(reached):
+            found = [(holders.graph.ids[s], p in holders.direct[s]) for s, c in contributions if p in c]
+            rows = store.merged_rows(self.conn, dest, (holders.people.types[p], holders.people.ids[p]), found,
+                                     self.sync_id, int(self.state["boundary"]), self.now)
+            if rows:
+                self.writer.put_grant_rows(rows)
+                self.stats.updated_direct += len(rows)
+
+    def _remove_stale(self, entitlement_id: str, derived: HolderSet, people: Principals,
+                      prior: PriorDerived) -> None:
+        """Drop derived grants an earlier expansion wrote that this one does not derive."""
+        before = prior.get(entitlement_id)
+        if before:
+            now = {(people.types[p], people.ids[p]) for p in derived}
+            self._delete([gid for key, gid in before.items() if key not in now])
+
+    def _remove_stale_elsewhere(self, graph: EntitlementGraph, layout: Plan, prior: PriorDerived) -> None:
+        """Earlier derived grants on entitlements this run derives nothing for (no edge in, or too deep)."""
+        into = graph.incoming()
+        expanded = {graph.ids[m] for comp in layout.components for m in comp.members if into[m]}
+        self._delete([gid for ent, found in prior.items() if ent not in expanded for gid in found.values()])
+
+    def _delete(self, grant_ids: Sequence[str]) -> None:
+        if grant_ids:
+            self.writer.delete_grants(grant_ids)
+            self.stats.removed_stale += len(grant_ids)
+
+
 
 # -- entry points ----------------------------------------------------------------------------------
 
@@ -178,4 +439,4 @@ def expand_file(path: str | Path, sync_id: str | None = None, *, max_depth: int 
     return stats
 
 
-__all__ = ["DEFAULT_MAX_DEPTH", "ExpansionStats", "expand_file", "expand_sync", "load_graph"]
+__all__ = ["DEFAULT_MAX_DEPTH", "ExpansionStats", "expand_file", "expand_sync"]

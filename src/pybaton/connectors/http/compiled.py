@@ -18,7 +18,6 @@ from pybaton.connector.http import StatusRules
 from pybaton.connectors.http import config as cfg
 from pybaton.connectors.http.mapping import EntitlementBuilder, GrantBuilder, ResourceBuilder
 from pybaton.connectors.http.requests import Endpoint, status_rules
-from pybaton.connectors.sql.yamlfile import dotted
 from pybaton.connectors.http.values import (
     ITEM,
     OUTCOME,
@@ -28,6 +27,7 @@ from pybaton.connectors.http.values import (
     Value,
     ValueCompiler,
 )
+from pybaton.connectors.sql.yamlfile import dotted
 from pybaton.errors import ConfigError
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, resource_pb2
 

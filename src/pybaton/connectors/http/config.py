@@ -84,25 +84,25 @@ class Auth(Model):
     client_id: Text = ""
     client_secret: Text = ""
     scope: Text = ""
-    scopes: TextList = []
+    scopes: TextList = Field(default_factory=list)
     client_auth_style: Literal["basic", "body", "header", "in_header", "in_body", "form", "params", "post"] = "basic"
     token_field: Text = ""
     expiry_field: Text = ""
     token_expiry_padding: Duration = 30.0
     body_style: Literal["json", "form"] = "json"
-    additional_headers: TextMap = {}
-    additional_form_data: TextMap = {}
+    additional_headers: TextMap = Field(default_factory=dict)
+    additional_form_data: TextMap = Field(default_factory=dict)
 
 
 class RequestDefaults(Model):
-    headers: TextMap = {}
-    query_params: TextMap = {}
+    headers: TextMap = Field(default_factory=dict)
+    query_params: TextMap = Field(default_factory=dict)
 
 
 class Connect(Model):
     base_url: Text = ""
-    auth: Auth = Auth()
-    request_defaults: RequestDefaults = RequestDefaults()
+    auth: Auth = Field(default_factory=Auth)
+    request_defaults: RequestDefaults = Field(default_factory=RequestDefaults)
     insecure_skip_verify: bool = False
 
 
@@ -116,8 +116,8 @@ class Retry(Model):
 
 class HttpSettings(Model):
     timeout: Duration = 30.0
-    headers: TextMap = {}
-    retry: Retry = Retry()
+    headers: TextMap = Field(default_factory=dict)
+    retry: Retry = Field(default_factory=lambda: Retry.model_validate({}))
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -139,11 +139,11 @@ class Pagination(Model):
 class Request(Model):
     url: Text = ""
     method: Text = "GET"
-    headers: TextMap = {}
-    query_params: TextMap = {}
+    headers: TextMap = Field(default_factory=dict)
+    query_params: TextMap = Field(default_factory=dict)
     body: Any = None
     body_format: Literal["json", "form"] = "json"
-    error_handling: ErrorHandling = {}
+    error_handling: ErrorHandling = Field(default_factory=dict)
 
 
 class Response(Model):
@@ -152,17 +152,17 @@ class Response(Model):
 
 
 class UserTraitMap(Model):
-    emails: TextList = []
+    emails: TextList = Field(default_factory=list)
     status: Text = ""
     login: Text = ""
-    login_aliases: TextList = []
-    employee_ids: TextList = []
+    login_aliases: TextList = Field(default_factory=list)
+    employee_ids: TextList = Field(default_factory=list)
     account_type: Text = ""
-    profile: TextMap = {}
+    profile: TextMap = Field(default_factory=dict)
 
 
 class ProfileTraitMap(Model):
-    profile: TextMap = {}
+    profile: TextMap = Field(default_factory=dict)
 
 
 class Traits(Model):
@@ -181,10 +181,10 @@ class ResourceMap(Model):
 
 
 class ListBlock(Model):
-    request: Request = Request()
-    response: Response = Response()
-    pagination: Pagination = Pagination()
-    map: ResourceMap = ResourceMap()
+    request: Request = Field(default_factory=Request)
+    response: Response = Field(default_factory=Response)
+    pagination: Pagination = Field(default_factory=lambda: Pagination.model_validate({}))
+    map: ResourceMap = Field(default_factory=ResourceMap)
 
 
 class StaticResource(Model):
@@ -195,12 +195,12 @@ class StaticResource(Model):
 
 
 class ProvisioningAction(Model):
-    request: Request = Request()
+    request: Request = Field(default_factory=Request)
     success_condition: Text = ""
 
 
 class Provisioning(Model):
-    vars: TextMap = {}
+    vars: TextMap = Field(default_factory=dict)
     grant: ProvisioningAction | None = None
     revoke: ProvisioningAction | None = None
 
@@ -210,20 +210,20 @@ class EntitlementMap(Model):
     display_name: Text = ""
     description: Text = ""
     purpose: Text = "assignment"
-    grantable_to: TextList = []
+    grantable_to: TextList = Field(default_factory=list)
     skip_if: Text = ""
     provisioning: Provisioning | None = None
 
 
 class EntitlementsBlock(Model):
-    request: Request = Request()
-    response: Response = Response()
-    pagination: Pagination = Pagination()
-    map: Annotated[list[EntitlementMap], BeforeValidator(_none_to_list)] = []
+    request: Request = Field(default_factory=Request)
+    response: Response = Field(default_factory=Response)
+    pagination: Pagination = Field(default_factory=lambda: Pagination.model_validate({}))
+    map: Annotated[list[EntitlementMap], BeforeValidator(_none_to_list)] = Field(default_factory=list)
 
 
 class Expandable(Model):
-    entitlement_ids: TextList = []
+    entitlement_ids: TextList = Field(default_factory=list)
     shallow: bool = False
     skip_if: Text = ""
 
@@ -237,34 +237,34 @@ class GrantMap(Model):
 
 
 class GrantsBlock(Model):
-    request: Request = Request()
-    response: Response = Response()
-    pagination: Pagination = Pagination()
-    map: Annotated[list[GrantMap], BeforeValidator(_none_to_list)] = []
+    request: Request = Field(default_factory=Request)
+    response: Response = Field(default_factory=Response)
+    pagination: Pagination = Field(default_factory=lambda: Pagination.model_validate({}))
+    map: Annotated[list[GrantMap], BeforeValidator(_none_to_list)] = Field(default_factory=list)
 
 
 class ResourceType(Model):
     name: Text = ""
     description: Text = ""
     parent: Text = ""
-    depends_on: TextList = []
+    depends_on: TextList = Field(default_factory=list)
     skip_entitlements_and_grants: bool = False
-    error_handling: ErrorHandling = {}
+    error_handling: ErrorHandling = Field(default_factory=dict)
     list_: ListBlock | None = Field(None, alias="list")
-    static_resources: Annotated[list[StaticResource], BeforeValidator(_none_to_list)] = []
+    static_resources: Annotated[list[StaticResource], BeforeValidator(_none_to_list)] = Field(default_factory=list)
     entitlements: EntitlementsBlock | None = None
-    static_entitlements: Annotated[list[EntitlementMap], BeforeValidator(_none_to_list)] = []
-    grants: Annotated[list[GrantsBlock], BeforeValidator(_none_to_list)] = []
+    static_entitlements: Annotated[list[EntitlementMap], BeforeValidator(_none_to_list)] = Field(default_factory=list)
+    grants: Annotated[list[GrantsBlock], BeforeValidator(_none_to_list)] = Field(default_factory=list)
 
 
 class HttpConfig(Model):
     version: Text = "1"
     app_name: Text = ""
     app_description: Text = ""
-    connect: Connect = Connect()
-    http: HttpSettings = HttpSettings()
-    error_handling: ErrorHandling = {}
-    resource_types: Annotated[dict[str, ResourceType], BeforeValidator(_none_to_dict)] = {}
+    connect: Connect = Field(default_factory=Connect)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    error_handling: ErrorHandling = Field(default_factory=dict)
+    resource_types: Annotated[dict[str, ResourceType], BeforeValidator(_none_to_dict)] = Field(default_factory=dict)
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -349,9 +349,14 @@ def summary(issues: list[Issue]) -> str:
     return first + "".join(f"\n  {issue}" for issue in rest)
 
 
+def read(path: str | Path, *, strict: bool = False) -> LoadedConfig:
+    """Read and validate a file; its warnings are returned in ``issues``, not logged."""
+    return from_document(load_file(path), strict=strict)
+
+
 def load(path: str | Path, *, strict: bool = False) -> LoadedConfig:
     """Read and validate a baton-http YAML file; unknown keys are logged as warnings (errors if ``strict``)."""
-    loaded = from_document(load_file(path), strict=strict)
+    loaded = read(path, strict=strict)
     for issue in loaded.issues:
         log.warning("%s", issue)
     return loaded

@@ -182,7 +182,7 @@ class EntitlementBuilder:
             raise FatalError(f"{self.site}.purpose: {purpose!r} is not assignment or permission")
         ent = entitlement_pb2.Entitlement(slug=slug, display_name=text(self.display_name, env) or slug,
                                           description=text(self.description, env),
-                                          purpose=_PURPOSES[purpose])  # type: ignore[arg-type]
+                                          purpose=_PURPOSES[purpose])
         for value in self.grantable_to:
             target = types.get(text(value, env))
             if target is not None:
@@ -215,7 +215,7 @@ class GrantBuilder:
         for key in ("principal_id", "principal_type", "entitlement_id"):
             if not getattr(spec, key):
                 c.problems.append(f"{site}.{key} is required")
-        expand = spec.expandable or cfg.Expandable()
+        expand = spec.expandable or cfg.Expandable.model_validate({})
         return cls(site, c.compile(spec.principal_id, f"{site}.principal_id", names),
                    c.compile(spec.principal_type, f"{site}.principal_type", names),
                    c.compile(spec.entitlement_id, f"{site}.entitlement_id", names),

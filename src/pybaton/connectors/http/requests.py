@@ -75,7 +75,7 @@ class Endpoint:
         if not request.url:
             compiler.problems.append(f"{site}: request.url is required")
         item_names = (*names, "item", "response", "cols")
-        response = response or cfg.Response()
+        response = response or cfg.Response.model_validate({})
         return cls(
             site=site, method=request.method.upper() or "GET",
             url=compiler.compile(request.url, f"{site}.request.url", names, url=True),
@@ -87,7 +87,7 @@ class Endpoint:
             rules={**(rules or {}), **status_rules(request.error_handling)},
             items_path=response.items_path,
             skip_if=compiler.optional(response.skip_if, f"{site}.response.skip_if", item_names),
-            paging=pagination or cfg.Pagination(),
+            paging=pagination or cfg.Pagination.model_validate({}),
         )
 
     # -- sending -----------------------------------------------------------------------------------

@@ -179,7 +179,8 @@ def syncer_for(spec: TypeSpec, compiled: Compiled, client: HttpClient) -> HttpSy
     if any(p.grant or p.revoke for p in spec.provisioners.values()):
         bases.append(GranterMixin)
     cls = type(f"HttpSyncer_{spec.type_id}", (*bases, HttpSyncer), {"resource_type": spec.resource_type})
-    return cls(spec, compiled, client)
+    syncer: HttpSyncer = cls(spec, compiled, client)
+    return syncer
 
 
 __all__ = ["GranterMixin", "HttpSyncer", "StaticEntitlementsMixin", "syncer_for"]

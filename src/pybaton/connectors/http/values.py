@@ -1,10 +1,11 @@
 """Values in a baton-http config: ``cel:`` expressions, ``tmpl:`` templates, or literals.
 
-* ``cel: item.active ? 'enabled' : 'disabled'`` is a CEL expression (the
-  baton-sql dialect, so ``.name`` is short for ``item.name`` and baton-sql's
-  helper functions are there), evaluated with the names of its place: ``item``,
-  ``response``, ``resource``, ``parent``, ``principal``, ``entitlement``,
-  ``grant``, ``vars``.
+* ``cel: item.active ? 'enabled' : 'disabled'`` is a CEL expression, with
+  baton-sql's helper functions (``toLower``, ``slugify``…), evaluated with the
+  names of its place: ``item``, ``response``, ``resource``, ``parent``,
+  ``principal``, ``entitlement``, ``grant``, ``vars``. Unlike baton-sql's
+  dialect there is no ``.column`` rewrite: JSON items are nested, and
+  ``item.emails[0].value`` must mean what CEL says it means.
 * ``tmpl: /groups/{{ resource.id }}/members`` is text with ``{{ … }}``
   placeholders, each a CEL expression; in URLs the placeholders are
   percent-encoded so an id with ``/`` or ``?`` cannot change the path.
@@ -24,7 +25,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from pybaton.connectors.sql.expr import Compiler, Expression, to_bool, to_text
+import cel
+
+from pybaton.connectors.sql import functions
+from pybaton.connectors.sql.expr import (
+    STANDARD_FUNCTIONS,
+    CelExpression,
+    Compiler,
+    ConstExpression,
+    Expression,
+    ExpressionError,
+    to_bool,
+    to_text,
+)
 from pybaton.connectors.sql.yamlfile import expand_env
 from pybaton.errors import ConfigError
 
@@ -33,9 +46,9 @@ _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _ENV_REF = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 # The names each place of a config may use.
-ITEM = ("item", "response", "parent", "cols")
+ITEM = ("item", "response", "parent")
 RESOURCE = ("resource", "parent")
-RESOURCE_ITEM = (*RESOURCE, "item", "response", "cols")
+RESOURCE_ITEM = (*RESOURCE, "item", "response")
 PROVISION = ("principal", "entitlement", "resource", "grant", "vars")
 OUTCOME = (*PROVISION, "response")
 
@@ -43,7 +56,8 @@ OUTCOME = (*PROVISION, "response")
 class Value(Protocol):
     """A compiled config value: evaluated against the names of its place."""
 
-    source: str
+    @property
+    def source(self) -> str: ...
 
     def value(self, env: Mapping[str, Any]) -> Any: ...
 
@@ -63,7 +77,7 @@ class Cel:
     expr: Expression
 
     def value(self, env: Mapping[str, Any]) -> Any:
-        return self.expr.value(_with_cols(env))
+        return self.expr.value(env)
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,6 @@ class Template:
     escape: bool = False
 
     def value(self, env: Mapping[str, Any]) -> Any:
-        env = _with_cols(env)
         out = []
         for part in self.parts:
             if isinstance(part, str):
@@ -105,11 +118,9 @@ def _realize(shape: Any, env: Mapping[str, Any]) -> Any:
     return shape.value(env)
 
 
-def _with_cols(env: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``.name`` (baton-sql's column shorthand, rewritten to ``cols['name']``) reads the current item."""
-    if "item" in env and "cols" not in env:
-        return {**env, "cols": env["item"]}
-    return env
+def _macro_names(program: Any, source: str) -> set[str]:
+    """Variables bound by comprehension macros (``x`` in ``list.map(x, …)``) are not free names."""
+    return set(re.findall(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,", source))
 
 
 @dataclass
@@ -140,10 +151,30 @@ class ValueCompiler:
             return Literal(str(raw), raw)
         text = raw.strip()
         if text.startswith(CEL):
-            return Cel(raw, self.cel.compile(text[len(CEL):].strip(), site, names))
+            return Cel(raw, self.expression(text[len(CEL):].strip(), site, names))
         if text.startswith(TMPL):
             return self._template(raw, text[len(TMPL):].lstrip(), site, names, url)
         return Literal(raw, self.literal(raw, site))
+
+    def expression(self, source: str, site: str, names: Iterable[str]) -> Expression:
+        """A CEL expression as written (no baton-sql rewrites), checked for unknown names and functions."""
+        allowed = set(names)
+        try:
+            program = cel.compile(source)
+        except (ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()
+            self.problems.append(f"{site}: {source!r} does not compile: {first[0] if first else exc}")
+            return ConstExpression(source, site, "")
+        unknown = set(program.variables()) - allowed - _macro_names(program, source)
+        if unknown:
+            self.problems.append(f"{site}: {source!r} uses unknown name(s) {', '.join(sorted(unknown))} "
+                                 f"(available here: {', '.join(sorted(allowed)) or 'none'})")
+        called = set(program.functions())
+        strange = [f for f in called if f[0].isalpha() and f not in STANDARD_FUNCTIONS and f not in functions.FUNCTIONS]
+        if strange:
+            self.problems.append(f"{site}: {source!r} calls unknown function(s) {', '.join(sorted(strange))}")
+        calls = {name: fn for name, fn in functions.FUNCTIONS.items() if name in called}
+        return CelExpression(source, site, program, tuple(program.variables()), calls)
 
     def optional(self, raw: str, site: str, names: Iterable[str]) -> Value | None:
         """None for an empty (unset) field."""
@@ -170,7 +201,7 @@ class ValueCompiler:
         pos = 0
         for match in _PLACEHOLDER.finditer(body):
             parts.append(self.literal(body[pos:match.start()], site))
-            parts.append(self.cel.compile(match.group(1).strip(), site, names))
+            parts.append(self.expression(match.group(1).strip(), site, names))
             pos = match.end()
         parts.append(self.literal(body[pos:], site))
         return Template(raw, tuple(p for p in parts if p != ""), url)
@@ -200,8 +231,6 @@ def truth(value: Value | None, env: Mapping[str, Any], site: str) -> bool:
     try:
         return to_bool(result)
     except TypeError as exc:
-        from pybaton.connectors.sql.expr import ExpressionError
-
         raise ExpressionError(f"{site}: {value.source!r}: {exc}") from None
 
 

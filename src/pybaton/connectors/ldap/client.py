@@ -215,11 +215,14 @@ class LdapClient:
         code = result.get("result")
         if code == NO_SUCH_OBJECT:
             return [], b""
-        if code not in (SUCCESS, SIZE_LIMIT):
+        if code == SIZE_LIMIT:
+            # A silently shortened listing would read as deleted accounts downstream: stop instead.
+            raise FatalError(f"ldap at {self.config.endpoint}: the server's size limit cut the search under "
+                             f"{search.base!r} short; raise the limit for the bind DN (e.g. OpenLDAP "
+                             "'limits dn.exact=<bind dn> size.prtotal=unlimited') or narrow the search")
+        if code != SUCCESS:
             raise FatalError(f"ldap at {self.config.endpoint}: search under {search.base!r} failed: "
                              f"{result.get('description')} {result.get('message') or ''}".rstrip())
-        if code == SIZE_LIMIT:
-            log.warning("the server's size limit cut a search under %s short", search.base)
         entries = [_entry(r) for r in conn.response or [] if r.get("type") == "searchResEntry"]
         control = (result.get("controls") or {}).get(PAGED_RESULTS_OID) or {}
         return entries, bytes(control.get("value", {}).get("cookie") or b"")

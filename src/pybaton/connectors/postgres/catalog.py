@@ -181,8 +181,13 @@ class Securable:
     objtype: str = ""  # default privileges: tables, sequences, functions, types, schemas
 
     def holds(self, grantee: str, privilege: str, grantable: bool) -> bool:
-        return any(e.grantee == grantee and e.privilege == privilege and (e.grantable or not grantable)
+        """Whether ``grantee`` holds ``privilege`` (with the grant option, if asked)."""
+        return any(e.grantee == grantee and e.privilege == privilege and (self.may_grant(e) or not grantable)
                    for e in self.acl)
+
+    def may_grant(self, entry: AclEntry) -> bool:
+        """The grant option of an entry; the owner always has it, implicitly (it is not in the ACL)."""
+        return entry.grantable or entry.grantee == self.owner
 
 
 @dataclass
@@ -261,12 +266,13 @@ def unreachable_database(database: str) -> DatabaseCatalog:
 def acl_entries(raw: Any, names_by_oid: dict[int, str]) -> tuple[AclEntry, ...]:
     """``[[oid, "SELECT", false], ...]`` → entries naming roles (grantees that no longer exist are dropped)."""
     items = json.loads(raw) if isinstance(raw, str) else (raw or [])
-    out = []
+    merged: dict[tuple[str, str], bool] = {}  # one entry per (grantee, privilege), whoever granted it
     for grantee, privilege, grantable in items:
         name = names_by_oid.get(int(grantee))
         if name is not None:
-            out.append(AclEntry(name, str(privilege).lower().replace(" ", "-"), bool(grantable)))
-    return tuple(out)
+            key = (name, str(privilege).lower().replace(" ", "-"))
+            merged[key] = merged.get(key, False) or bool(grantable)
+    return tuple(AclEntry(name, privilege, grantable) for (name, privilege), grantable in merged.items())
 
 
 def _owner(oid: int, names_by_oid: dict[int, str]) -> str | None:

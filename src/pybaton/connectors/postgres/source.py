@@ -30,6 +30,9 @@ class PgSource:
         self.client = PgClient(config.conninfo(), config.connect_timeout)
         self._cluster: Memo[Cluster] = Memo(lambda: catalog.load_cluster(self.client))
         self._catalogs: MemoMap[DatabaseCatalog] = MemoMap(self._load_catalog)
+        # Per-snapshot answers asked for once per grant (hundreds of thousands of times in a big sync).
+        self._principals: dict[str, resource_pb2.ResourceId] = {}
+        self._nested: dict[str, str | None] = {}
 
     # -- snapshots -----------------------------------------------------------------------------------
 
@@ -51,6 +54,8 @@ class PgSource:
     def invalidate(self) -> None:
         self._cluster.reset()
         self._catalogs.reset()
+        self._principals = {}
+        self._nested = {}
 
     def close(self) -> None:
         self.client.close()
@@ -85,11 +90,20 @@ class PgSource:
 
     def principal(self, role: str) -> resource_pb2.ResourceId:
         """``user:<name>`` for a role with LOGIN, ``role:<name>`` otherwise (and for PUBLIC)."""
-        row = self.cluster().by_name.get(role)
-        return model.resource_id("user" if row is not None and row.login else "role", role)
+        found = self._principals.get(role)
+        if found is None:
+            row = self.cluster().by_name.get(role)
+            found = self._principals[role] = model.resource_id("user" if row is not None and row.login else "role",
+                                                               role)
+        return found
 
     def nested(self, role: str) -> str | None:
         """The ``member`` entitlement whose holders also get what ``role`` holds, if it has members."""
+        if role not in self._nested:
+            self._nested[role] = self._nested_of(role)
+        return self._nested[role]
+
+    def _nested_of(self, role: str) -> str | None:
         if role == PUBLIC:
             return model.entitlement_id("role", PUBLIC, MEMBER) if self.config.expand_public else None
         if not self.cluster().has_members(role):

@@ -6,12 +6,12 @@ listing 5,000 roles or the grants of 200 tables costs no query per resource.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from pybaton import model
 from pybaton.connector import Page, PageToken, ResourceSyncer
-from pybaton.connectors._support import membership_grant, page_of
+from pybaton.connectors._support import GrantMaker, PageCache, page_map, page_of
 from pybaton.connectors.postgres import writers
 from pybaton.connectors.postgres.catalog import PUBLIC, RoleRow, Securable
 from pybaton.connectors.postgres.model import (
@@ -43,11 +43,24 @@ from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 CLUSTER_ID = "cluster"
 
 
+Row = tuple[str, str]  # (entitlement slug, role name): a grant before it is built
+
+
 class PgSyncer(ResourceSyncer):
-    """What every PostgreSQL syncer shares: the source, and ``get`` through :meth:`lookup`."""
+    """What every PostgreSQL syncer shares: the source, ``get`` through :meth:`lookup`, and grant
+    pages built from ``(slug, role)`` rows computed once per resource."""
 
     def __init__(self, source: PgSource) -> None:
         self.source = source
+        self._grant_rows: PageCache[Row] = PageCache()
+
+    def _grant_page(self, rid: resource_pb2.ResourceId, page: PageToken, compute: Callable[[], Sequence[Row]],
+                    *, expandable: bool = True) -> Page[grant_pb2.Grant]:
+        """Grants of ``rid``, one page; ``expandable``: a grant to a role with members passes on to them."""
+        rows = self._grant_rows.rows(f"{rid.resource_type}:{rid.resource}", self.source.cluster(), compute)
+        make, source = GrantMaker(rid), self.source
+        return page_map(rows, page, lambda row: make(row[0], source.principal(row[1]),
+                                                     source.nested(row[1]) if expandable else None))
 
     def lookup(self, rid: str) -> resource_pb2.Resource | None:
         """The resource ``rid`` of this syncer's type, from the snapshot."""
@@ -85,9 +98,11 @@ class ClusterSyncer(writers.AttributeWriter, PgSyncer):
         return attribute_entitlements()
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
-        out = [model.grant(model.entitlement_ref(resource.id, attr), self.source.principal(row.name))
-               for row in self.source.cluster().roles for attr in ATTRIBUTES if getattr(row, attr)]
-        return page_of(out, page)
+        """Role attributes are never inherited through membership: not expandable."""
+        roles = self.source.cluster().roles
+        return self._grant_page(resource.id, page, lambda: [(attr, row.name) for row in roles
+                                                            for attr in ATTRIBUTES if getattr(row, attr)],
+                                expandable=False)
 
 
 # -- roles -----------------------------------------------------------------------------------------
@@ -118,23 +133,25 @@ class RoleSyncer(writers.MembershipWriter, writers.RoleDeleter, PgSyncer):
         return membership_entitlements()
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
-        return page_of(self._membership_grants(resource.id), page)
-
-    def _membership_grants(self, rid: resource_pb2.ResourceId) -> Sequence[grant_pb2.Grant]:
-        """``member`` (and ``admin``) of the role per pg_auth_members; everyone is a member of PUBLIC."""
-        source = self.source
+        rid = resource.id
         if rid.resource == PUBLIC and rid.resource_type == ROLE.id:
-            if not source.config.expand_public:
-                return []
-            member_of_public = model.entitlement_ref(rid, MEMBER)
-            return [model.grant(member_of_public, source.principal(r.name)) for r in source.cluster().roles]
-        out = []
-        for member, admin in source.cluster().members.get(rid.resource, []):
-            principal, nested = source.principal(member), source.nested(member)
-            out.append(membership_grant(model.entitlement_ref(rid, MEMBER), principal, nested))
+            return self._grant_page(rid, page, self._public_members, expandable=False)
+        return self._grant_page(rid, page, lambda: self._members(rid.resource))
+
+    def _public_members(self) -> Sequence[Row]:
+        """Every role is a member of PUBLIC (recorded only with ``--expand-public``)."""
+        if not self.source.config.expand_public:
+            return []
+        return [(MEMBER, r.name) for r in self.source.cluster().roles]
+
+    def _members(self, role: str) -> Sequence[Row]:
+        """``member`` (and ``admin``, with the admin option) per pg_auth_members."""
+        rows: list[Row] = []
+        for member, admin in self.source.cluster().members.get(role, []):
+            rows.append((MEMBER, member))
             if admin:
-                out.append(membership_grant(model.entitlement_ref(rid, ADMIN), principal, nested))
-        return out
+                rows.append((ADMIN, member))
+        return rows
 
 
 class UserSyncer(writers.AccountWriter, RoleSyncer):
@@ -176,25 +193,19 @@ class SecurableSyncer(writers.PrivilegeWriter, PgSyncer):
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
         obj = self.source.securable(self.resource_type.id, resource.id.resource)
-        return page_of(self._acl_grants(resource.id, obj) if obj is not None else [], page)
+        return self._grant_page(resource.id, page, lambda: self._acl_rows(obj) if obj is not None else [])
 
-    def _acl_grants(self, rid: resource_pb2.ResourceId, obj: Securable) -> Sequence[grant_pb2.Grant]:
-        """One grant per privilege held (two with the grant option), and ``owner``; grants to a role
-        with members (or to PUBLIC) are expandable to those members."""
+    def _acl_rows(self, obj: Securable) -> Sequence[Row]:
+        """One grant per privilege held (two with the grant option), and ``owner``."""
         known = set(self._privileges(obj))
-        out = []
+        rows: list[Row] = []
         for entry in obj.acl:
-            if entry.privilege not in known:
-                continue
-            principal, nested = self.source.principal(entry.grantee), self.source.nested(entry.grantee)
-            for option in (False, True) if entry.grantable else (False,):
-                ent = model.entitlement_ref(rid, privilege_slug(entry.privilege, option))
-                out.append(membership_grant(ent, principal, nested))
+            if entry.privilege in known:
+                options = (False, True) if obj.may_grant(entry) else (False,)
+                rows.extend((privilege_slug(entry.privilege, option), entry.grantee) for option in options)
         if obj.owner is not None:
-            owner = obj.owner
-            out.append(membership_grant(model.entitlement_ref(rid, OWNER), self.source.principal(owner),
-                                        self.source.nested(owner)))
-        return out
+            rows.append((OWNER, obj.owner))
+        return rows
 
     def _privileges(self, obj: Securable) -> tuple[str, ...]:
         return privileges_of(obj.objtype or obj.kind, self.source.cluster().version)

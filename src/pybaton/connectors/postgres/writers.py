@@ -128,6 +128,9 @@ class PrivilegeWriter(Writer):
         privilege, option = self._privilege(obj, slug)
         if not obj.holds(role, privilege, option):
             return RevokeResult(already_revoked=True)
+        if option and role == obj.owner:
+            raise ProvisioningError(f"{role} owns {obj.display_name} and so always holds the grant option; "
+                                    "grant 'owner' to another role to take it away")
         self._run([statements.revoke_privilege(obj, privilege, role, grant_option_only=option)], self._where(obj))
         self._check_revoked(rid, role, privilege, option)
         return RevokeResult()

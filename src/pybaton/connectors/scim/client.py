@@ -37,6 +37,7 @@ class Capabilities:
     patch: bool = True
     bulk: bool = False
     bulk_max_operations: int = 0
+    bulk_max_payload: int = 0
     change_password: bool = False
     filter: bool = True
     max_results: int = 0
@@ -69,6 +70,7 @@ class Capabilities:
         return cls(
             patch=flag("patch") if "patch" in config else True,
             bulk=flag("bulk"), bulk_max_operations=number("bulk", "maxOperations"),
+            bulk_max_payload=number("bulk", "maxPayloadSize"),
             change_password=flag("changePassword"), filter=flag("filter") if "filter" in config else True,
             max_results=number("filter", "maxResults"),
             cursor=bool(paging.get("cursor")) if paging else False,

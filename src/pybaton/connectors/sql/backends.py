@@ -65,22 +65,60 @@ def _engine(scheme: str) -> str:
     return engine
 
 
-def _from_dsn(dsn: str) -> Target:
-    parts = urlsplit(dsn)
+_HIDDEN = re.compile(r"PYBATONENV(\d+)X")
+_ENV_REF = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+class _DsnText:
+    """A DSN template whose ``${NAME}`` references are expanded per component, after parsing.
+
+    Expanding first (as baton-sql does) breaks the URL as soon as a password
+    contains ``@``, ``:`` or ``/``; here the template is parsed with the
+    references hidden, and each part gets its environment values verbatim.
+    """
+
+    def __init__(self, template: str, env: Mapping[str, str] | None) -> None:
+        self.refs: list[str] = []
+        self.env = env
+        self.hidden = _ENV_REF.sub(self._hide, template)
+
+    def _hide(self, match: re.Match[str]) -> str:
+        self.refs.append(match.group(0))
+        return f"PYBATONENV{len(self.refs) - 1}X"
+
+    def reveal(self, text: str, what: str) -> str:
+        """``text`` with literal parts URL-unquoted and hidden references expanded (not unquoted)."""
+        out = []
+        for index, piece in enumerate(_HIDDEN.split(text)):
+            out.append(unquote(piece) if index % 2 == 0 else expand_env(self.refs[int(piece)], what, self.env))
+        return "".join(out)
+
+
+def _split_netloc(netloc: str) -> tuple[str, str, str, str]:
+    userinfo, _, hostport = netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        return user, password, host, rest.lstrip(":")
+    host, _, port = hostport.partition(":")
+    return user, password, host, port
+
+
+def _from_dsn(template: str, env: Mapping[str, str] | None) -> Target:
+    dsn = _DsnText(template, env)
+    parts = urlsplit(dsn.hidden)
     if not parts.scheme:
         raise ConfigError("connect.dsn: expected a URL such as postgres://user@host:5432/db or sqlite:///path")
-    engine = _engine(parts.scheme)
-    params = dict(parse_qsl(parts.query))
+    engine = _engine(dsn.reveal(parts.scheme, "connect.dsn"))
+    params = {k: dsn.reveal(v, f"connect.dsn parameter {k}") for k, v in parse_qsl(parts.query)}
     if engine == "sqlite":
         # Everything after "sqlite://" is the file: sqlite:///abs/path, sqlite://relative.db.
-        path = re.sub(r"^/+", "/", unquote(parts.netloc + parts.path))
+        path = re.sub(r"^/+", "/", dsn.reveal(parts.netloc + parts.path, "connect.dsn"))
         return Target(engine, database=path or ":memory:", params=params)
-    try:
-        port = str(parts.port or "")
-    except ValueError:
-        raise ConfigError("connect.dsn: the port is not a number") from None
-    return Target(engine, parts.hostname or "", port, unquote(parts.path.lstrip("/")),
-                  unquote(parts.username or ""), unquote(parts.password or ""), params)
+    user, password, host, port = (dsn.reveal(p, "connect.dsn") for p in _split_netloc(parts.netloc))
+    if port and not port.isdigit():
+        raise ConfigError(f"connect.dsn: the port {port!r} is not a number")
+    return Target(engine, host, port, dsn.reveal(parts.path.lstrip("/"), "connect.dsn"), user, password, params)
 
 
 def resolve(connect: Connect, env: Mapping[str, str] | None = None) -> Target:
@@ -88,11 +126,11 @@ def resolve(connect: Connect, env: Mapping[str, str] | None = None) -> Target:
     def field_value(name: str) -> str:
         return expand_env(str(getattr(connect, name)), f"connect.{name}", env)
 
-    dsn = field_value("dsn")
+    dsn = connect.dsn
     scheme = field_value("scheme")
     if not dsn and not scheme:
         raise ConfigError("connect: set dsn, or scheme with host/port/database/user/password")
-    target = _from_dsn(dsn) if dsn else Target(_engine(scheme))
+    target = _from_dsn(dsn, env) if dsn else Target(_engine(scheme))
     if dsn and scheme and _engine(scheme) != target.engine:
         raise ConfigError(f"connect: scheme {scheme!r} contradicts the DSN's {target.engine}")
     overrides = {name: field_value(name) for name in ("host", "port", "database", "user", "password")}

@@ -66,8 +66,19 @@ def _trait_of(rt: cfg.ResourceType) -> list[int]:
     return []
 
 
+def _has_access_data(rt: cfg.ResourceType) -> bool:
+    return bool(rt.static_entitlements or rt.entitlements is not None or rt.grants)
+
+
 def _type_message(type_id: str, rt: cfg.ResourceType) -> resource_pb2.ResourceType:
-    notes = [annotation_resource_tree_pb2.SkipEntitlementsAndGrants()] if rt.skip_entitlements_and_grants else []
+    """The resource type; one whose config lists no entitlements and no grants says so to the engine.
+
+    ``SkipEntitlementsAndGrants`` spares the engine a call per resource that can
+    only return nothing (100,000 users, 200,000 empty calls): a deliberate
+    difference from baton-sql, which sets it only for ``skip_entitlements_and_grants``.
+    """
+    skip = rt.skip_entitlements_and_grants or not _has_access_data(rt)
+    notes = [annotation_resource_tree_pb2.SkipEntitlementsAndGrants()] if skip else []
     return model.resource_type(type_id, rt.name or type_id, traits=_trait_of(rt), description=rt.description,
                                annotations=notes)
 

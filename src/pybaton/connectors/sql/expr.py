@@ -208,7 +208,8 @@ class Expression:
         raise NotImplementedError
 
     def text(self, env: Mapping[str, Any]) -> str:
-        return to_text(self.value(env))
+        value = self.value(env)
+        return value if type(value) is str else to_text(value)
 
     def boolean(self, env: Mapping[str, Any]) -> bool:
         result = self.value(env)

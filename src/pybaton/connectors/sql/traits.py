@@ -286,16 +286,28 @@ def trait_builder(scope: Scope, traits: cfg.Traits | None) -> TraitBuilder | Non
     return None
 
 
+_PROFILE_TRAITS: dict[str, type[Message]] = {
+    "type.googleapis.com/" + cls.DESCRIPTOR.full_name: cls
+    for cls in (tr.GroupTrait, tr.UserTrait, tr.RoleTrait, tr.AppTrait)
+}
+
+
+def _plain(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return {k: _plain(v) for k, v in value.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_plain(v) for v in value.list_value.values]
+    return None if kind in (None, "null_value") else getattr(value, kind)
+
+
 def profile_of(resource_annotations: Any) -> dict[str, Any]:
     """The profile of a resource's trait, as a plain dict (for ``resource.profile`` in expressions)."""
-    from google.protobuf.json_format import MessageToDict
-
-    for message_class in (tr.GroupTrait, tr.UserTrait, tr.RoleTrait, tr.AppTrait):
-        for item in resource_annotations:
-            if item.Is(message_class.DESCRIPTOR):
-                msg = message_class()
-                item.Unpack(msg)
-                if msg.HasField("profile"):
-                    return dict(MessageToDict(msg.profile))
-                return {}
+    for item in resource_annotations:
+        message_class = _PROFILE_TRAITS.get(item.type_url)
+        if message_class is not None:
+            msg = message_class()
+            msg.ParseFromString(item.value)
+            profile: struct_pb2.Struct = msg.profile  # type: ignore[attr-defined]
+            return {k: _plain(v) for k, v in profile.fields.items()}
     return {}
