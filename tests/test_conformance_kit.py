@@ -196,7 +196,8 @@ def test_unknown_check_is_rejected(tmp_path: Path) -> None:
         check(lambda: toy(), tmp_path, checks=("pagination", "vibes"))
 
 
-def test_pytest_plugin_fixture_in_three_lines(tmp_path: Path) -> None:
+def test_pytest_plugin_fixture_needs_no_setup(tmp_path: Path) -> None:
+    """Installed pybaton registers its pytest plugin (entry point pytest11): authors just use the fixture."""
     (tmp_path / "test_author.py").write_text(textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(TESTS)!r})
@@ -209,7 +210,7 @@ def test_pytest_plugin_fixture_in_three_lines(tmp_path: Path) -> None:
         def test_bad(connector_conformance):
             connector_conformance(broken(group_syncer=GhostGroups))
     """))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "pybaton.testing.pytest_plugin",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q",
                            "-p", "no:cacheprovider", str(tmp_path / "test_author.py")],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 from provision_helpers import Cli, DemoWorld
 
+from pybaton import model
 from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.model import annotations as ann
+from pybaton.pb.c1.connector.v2 import annotation_grant_pb2
 from pybaton.provision.plan import derived_from
 
 ENT = "app:github:admin"
@@ -304,3 +307,28 @@ def test_one_shot_flags_on_sync_command_grant_with_separate_principal_type(world
     assert f"grant {ENT} to {PRINCIPAL}: granted" in result.out
     result = world.run("sync", "-p", "--delete-resource", "alan.milner", "--delete-resource-type", "user")
     assert "delete-resource user:alan.milner: deleted" in result.out
+
+
+def test_a_write_the_system_refuses_is_audited_as_failed(world: DemoWorld) -> None:
+    result = world.run("grant", "-p", "--entitlement", "group:sre:member", "--principal", "group:engineering")
+    assert result.code != 0
+    assert len(result.error_lines) == 1 and "cycle" in result.error_lines[0]
+    (line,) = world.audit_lines()
+    assert line["result"] == "failed" and "cycle" in line["error"]
+
+
+def test_derived_and_immutable_grants_are_recognised() -> None:
+    group = model.resource("group", "eng", "Engineering")
+    direct = model.grant(model.entitlement(group, "member"), model.resource_id("user", "ada"))
+    assert derived_from(direct) is None
+    derived = model.grant(model.entitlement(group, "member"), model.resource_id("user", "bob"))
+    derived.sources.sources["group:platform:member"].is_direct = True
+    ann.put(derived.annotations, annotation_grant_pb2.GrantImmutable())
+    assert derived_from(derived) == ["group:platform:member"]
+    both = model.grant(model.entitlement(group, "member"), model.resource_id("user", "cy"))
+    both.sources.sources["group:eng:member"].is_direct = True
+    both.sources.sources["group:platform:member"].is_direct = True
+    assert derived_from(both) is None
+    everyone = model.grant(model.entitlement(group, "member"), model.resource_id("user", "dee"),
+                           annotations=[annotation_grant_pb2.GrantImmutable(source_id="directory sync")])
+    assert derived_from(everyone) == ["directory sync"]

@@ -22,15 +22,14 @@ import typer
 
 from pybaton.cli.external import resolve_connector
 from pybaton.cli.options import DEFAULT_FILE, GlobalOptions
+from pybaton.cli.sync import _PASS_THROUGH  # the same pass-through settings as `sync`
 from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.config import ConnectorConfig, load_config
 from pybaton.connector.runner import RuntimeFlags, _flags_parser, execute
 from pybaton.errors import UsageError, UserError
 from pybaton.provision.audit import default_audit_path, record_refusal
-from pybaton.provision.oneshot import ProvisioningFlags
+from pybaton.provision.oneshot import ProvisioningFlags, audit_path
 from pybaton.provision.requests import Op
-
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 NameArg = Annotated[str | None, typer.Argument(help="The connector (`pybaton connectors`, or a connectors.yaml "
                                                     "entry)", show_default=False)]
@@ -49,16 +48,15 @@ class _Placeholder(Connector[ConnectorConfig]):
         return ()
 
 
-def _audit_path(args: list[str]) -> Path:
-    """Where the runner would audit, from ``-f``/``--audit-log`` (flags, env, .baton.yaml)."""
+def _audit_of(args: list[str]) -> tuple[Path, bool]:
+    """Where the runner would audit and whether it is a dry run, from the flags, env and .baton.yaml."""
     try:  # the flags alone: the subcommand positional would mistake an unknown flag's value for one
         namespace, _ = _flags_parser(_Placeholder).parse_known_args(args)
         given = vars(namespace)
-        provisioning = load_config(ProvisioningFlags, given)
-        runtime = load_config(RuntimeFlags, given)
+        flags = load_config(ProvisioningFlags, given)
+        return audit_path(flags, load_config(RuntimeFlags, given).file), flags.dry_run
     except (UserError, SystemExit):
-        return default_audit_path(os.environ.get("BATON_FILE") or DEFAULT_FILE)
-    return Path(provisioning.audit_log) if provisioning.audit_log else default_audit_path(runtime.file)
+        return default_audit_path(os.environ.get("BATON_FILE") or DEFAULT_FILE), False
 
 
 def _run(ctx: typer.Context, name: str | None, op: Op, translated: list[str], target: dict[str, str]) -> None:
@@ -73,9 +71,8 @@ def _run(ctx: typer.Context, name: str | None, op: Op, translated: list[str], ta
     try:
         connector_class, rest = resolve_connector(name, args)
     except UserError as exc:
-        dry_run = "--dry-run" in args
-        record_refusal(_audit_path(args), name, op.value, {k: v for k, v in target.items() if v}, str(exc),
-                       dry_run=dry_run)
+        path, dry_run = _audit_of(args)
+        record_refusal(path, name, op.value, {k: v for k, v in target.items() if v}, str(exc), dry_run=dry_run)
         raise
     code = execute(connector_class, [*translated, *rest], prog=f"pybaton {op.value} {name}")
     if code:

@@ -58,28 +58,36 @@ class ExternalBackend:
         caps = self._capabilities or {}
         return [rtype for rtype, names in caps.items() if CREATE_ACCOUNT in names]
 
-    def _credential_args(self) -> list[str]:
-        """pybaton's own credential flags, for commands of ours (Go's would reject them)."""
+    def _pybaton_args(self, workdir: Path, credentials: CredentialOptions | None) -> list[str]:
+        """pybaton's own flags, for commands of ours (Go's would reject them).
+
+        The command's audit log goes to the temp dir: this process audits the write, once.
+        """
+        args = ["--audit-log", str(workdir / "connector.audit.jsonl")]
+        if credentials is None:
+            return args
         spec = self.credentials
-        args = ["--credential-kind", spec.kind, "--credential-length", str(spec.length)]
+        args += ["--credential-kind", spec.kind, "--credential-length", str(spec.length)]
         if spec.require:
             args += ["--credential-require", ",".join(spec.require)]
         sink = spec.sink
-        if isinstance(sink, AgeFileSink):
+        if credentials.kind != "none" and isinstance(sink, AgeFileSink):
             args += ["--credential-recipient", sink.recipient_text, "--credential-file", str(sink.path.absolute())]
         return args
 
-    def _oneshot(self, op: Op, args: list[str], *, makes_credentials: bool = False) -> WriteResult:
-        extra = self._credential_args() if makes_credentials and self.entry.kind == "pybaton" else []
+    def _oneshot(self, op: Op, args: list[str], credentials: CredentialOptions | None = None) -> WriteResult:
+        """Run the command once; ``credentials`` for the actions that generate some."""
+        ours = self.entry.kind == "pybaton"
         with tempfile.TemporaryDirectory(prefix=f"pybaton-{self.name}-") as tmp:
             copy = Path(tmp) / self.c1z_path.name
             shutil.copyfile(self.c1z_path, copy)
+            extra = self._pybaton_args(Path(tmp), credentials) if ours else []
             proc = run_command(self.entry, ["-p", "-f", str(copy), *self.log_args, *args, *extra],
                                what=f"{op.value} through {self.name}")
         outcome = parse_result(op, proc.stdout) or Outcome.DONE
-        message = _GO_CREDENTIALS if makes_credentials and self.entry.kind == "baton" else ""
+        sealed = credentials is not None and credentials.kind != "none" and not ours
         relayed = "".join(f"  | {line}\n" for line in proc.stdout.splitlines())
-        return WriteResult(outcome, message=message, output=relayed)
+        return WriteResult(outcome, message=_GO_CREDENTIALS if sealed else "", output=relayed)
 
     def grant(self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> WriteResult:
         pid = principal.id
@@ -99,7 +107,7 @@ class ExternalBackend:
             args += ["--create-account-profile", json.dumps(info.profile)]
         # The new resource's id is the system's to choose (not always the login), so there is
         # nothing to re-read by id here; a pybaton command re-reads it itself (relayed output).
-        return self._oneshot(Op.CREATE_ACCOUNT, args, makes_credentials=options.kind != "none")
+        return self._oneshot(Op.CREATE_ACCOUNT, args, options)
 
     def delete_resource(self, resource_id: resource_pb2.ResourceId) -> WriteResult:
         return self._oneshot(Op.DELETE_RESOURCE, ["--delete-resource", resource_id.resource,
@@ -108,7 +116,7 @@ class ExternalBackend:
     def rotate_credentials(self, resource_id: resource_pb2.ResourceId, options: CredentialOptions) -> WriteResult:
         return self._oneshot(Op.ROTATE_CREDENTIALS, ["--rotate-credentials", resource_id.resource,
                                                      "--rotate-credentials-type", resource_id.resource_type],
-                             makes_credentials=options.kind != "none")
+                             options)
 
     def reread(self, c1z_path: Path, resource_ref: str) -> str | None:
         if not self.supports(GET, split_resource_ref(resource_ref)[0]):

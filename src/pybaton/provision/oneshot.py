@@ -119,6 +119,11 @@ def request_from_flags(flags: ProvisioningFlags) -> Request:
     return Request(ops[0], _params(ops[0], flags))
 
 
+def audit_path(flags: ProvisioningFlags, c1z_path: str | Path) -> Path:
+    """``--audit-log``, else the default beside the ``.c1z``."""
+    return Path(flags.audit_log) if flags.audit_log else default_audit_path(c1z_path)
+
+
 def wanted(inv: Invocation) -> bool:
     """Any one-shot action flag turns the command from a sync into a provisioning run."""
     return bool(requested(inv.group(ProvisioningFlags)))
@@ -134,13 +139,13 @@ def run(inv: Invocation, connector: Connector[Any]) -> int:
     """Run the requested action; refusals of malformed flag combinations are audited too."""
     flags: ProvisioningFlags = inv.group(ProvisioningFlags)
     c1z_path = Path(inv.runtime.file)
-    audit_path = Path(flags.audit_log) if flags.audit_log else default_audit_path(c1z_path)
+    audit = audit_path(flags, c1z_path)
     name = connector.metadata.name
     try:
         request = request_from_flags(flags)
     except UserError as exc:
         operation = "+".join(op.value for op in requested(flags))
-        record_refusal(audit_path, name, operation, {}, str(exc), dry_run=flags.dry_run)
+        record_refusal(audit, name, operation, {}, str(exc), dry_run=flags.dry_run)
         raise
     spec = CredentialSpec(inv.out, c1z_path, flags.credential_kind, flags.credential_length,
                           tuple(flags.credential_require), flags.credential_recipient, flags.credential_file)
@@ -151,6 +156,6 @@ def run(inv: Invocation, connector: Connector[Any]) -> int:
         inv.redact = configure(inv.runtime.log_level, inv.runtime.log_format, [*config_secrets, *values])
         return inv.redact
 
-    settings = Settings(c1z_path, audit_path, flags.provisioning, flags.dry_run, spec, inv.out,
+    settings = Settings(c1z_path, audit, flags.provisioning, flags.dry_run, spec, inv.out,
                         protect=protect, redact=inv.redact)
     return provision(request, _backend(inv, connector, spec), settings)

@@ -9,6 +9,7 @@ granted access without a full re-sync in between.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -23,10 +24,13 @@ T = TypeVar("T")
 
 def _newer_partials(c1z: C1ZFile, base: SyncRun) -> list[SyncRun]:
     """Finished targeted syncs that ended after ``base``, newest first."""
-    floor = parse_time(base.ended_at)
-    runs = [r for r in c1z.sync_runs() if r.finished and r.sync_type == "partial" and r.sync_id != base.sync_id]
-    newer = [r for r in runs if floor is None or (parse_time(r.ended_at) or floor) > floor]
-    return sorted(newer, key=lambda r: parse_time(r.ended_at) or floor, reverse=True)  # type: ignore[arg-type,return-value]
+    floor = parse_time(base.ended_at) or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def ended(run: SyncRun) -> dt.datetime:
+        return parse_time(run.ended_at) or floor
+
+    newer = [r for r in c1z.sync_runs() if r.finished and r.sync_type == "partial" and ended(r) > floor]
+    return sorted(newer, key=ended, reverse=True)
 
 
 class Snapshot:

@@ -9,7 +9,6 @@ exactly what the demo system can do.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -41,8 +40,6 @@ from pybaton.pb.c1.connector.v2 import (
     grant_pb2,
     resource_pb2,
 )
-
-log = logging.getLogger("pybaton.connectors.demo")
 
 _NO_ACCESS_DATA = annotation_resource_tree_pb2.SkipEntitlementsAndGrants()
 
