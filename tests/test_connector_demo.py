@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import re.metadata
+import importlib.metadata
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
