@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -147,7 +148,8 @@ def test_capabilities_follow_the_config(ledger: Path) -> None:
     conn.close()
 
 
-def test_action_runs_with_checked_arguments(ledger: Path) -> None:
+def test_action_runs_with_checked_arguments(ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     assert cli(["sql", "action", "suspend_user", "--config", str(CONFIG), "--args", '{"username": "dana"}']) == 1
     assert _query(ledger, "SELECT status FROM users WHERE username = 'dana'") == [("active",)]  # no -p: nothing
     assert cli(["sql", "action", "suspend_user", "--config", str(CONFIG), "--args", '{"username": "dana"}',
@@ -159,6 +161,9 @@ def test_action_runs_with_checked_arguments(ledger: Path) -> None:
     assert cli(["sql", "action", "suspend_user", "--config", str(CONFIG), "-p",
                 "--args", '{"username": 5}']) == 1
     assert cli(["sql", "actions", "--config", str(CONFIG)]) == 0
+    audit = [json.loads(line) for line in (tmp_path / "sync.c1z.audit.jsonl").read_text().splitlines()]
+    assert [a["result"] for a in audit] == ["refused", "planned", "done", "failed", "failed"]
+    assert all("dana" not in json.dumps(a) for a in audit)      # argument names only, never values
 
 
 def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,7 +16,9 @@ from typing import Annotated, Any
 
 import typer
 
+from pybaton.cli.options import DEFAULT_FILE
 from pybaton.errors import UsageError, UserError
+from pybaton.provision.audit import AuditLog, default_audit_path
 
 sql_app = typer.Typer(help="The SQL meta-connector: validate a baton-sql config, list and run its actions.",
                       no_args_is_help=True)
@@ -71,21 +73,39 @@ def action_command(
     args: Annotated[str, typer.Option("--args", help="arguments as a JSON object")] = "",
     provisioning: Annotated[bool, typer.Option("--provisioning", "-p", help="allow writes to the database")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the statements and values; change nothing")] = False,
+    audit_log: Annotated[str, typer.Option("--audit-log", help="append-only JSON-lines audit of the run")] =
+    str(default_audit_path(DEFAULT_FILE)),
     strict: StrictOpt = False,
 ) -> None:
-    """Run one of the config's actions (needs -p, like every write)."""
+    """Run one of the config's actions (needs -p, like every write); audited, arguments by name only."""
     arguments = _arguments(args)
-    connector = _connector(config, strict)
+    target = {"action": name, "config": config, "arguments": ",".join(sorted(arguments))}
+    with AuditLog.open(audit_log, "sql") as audit:
+        connector = _connector(config, strict)
+        try:
+            if dry_run:
+                for sql, params in connector.plan_action(name, arguments):
+                    typer.echo(f"{sql.strip()}\n  -- values: {json.dumps(params, default=str)}")
+                audit.record("action", target, dry_run=True, result="planned")
+                return
+            if not provisioning:
+                message = f"action {name!r} writes to the database: add -p (--provisioning), or --dry-run"
+                audit.record("action", target, dry_run=False, result="refused", error=message)
+                raise UserError(message)
+            _run_audited(connector, name, arguments, audit, target)
+        finally:
+            connector.close()
+
+
+def _run_audited(connector: Any, name: str, arguments: dict[str, Any], audit: AuditLog,
+                 target: dict[str, str]) -> None:
     try:
-        if dry_run:
-            for sql, params in connector.plan_action(name, arguments):
-                typer.echo(f"{sql.strip()}\n  -- values: {json.dumps(params, default=str)}")
-            return
-        if not provisioning:
-            raise UserError(f"action {name!r} writes to the database: add -p (--provisioning), or --dry-run")
-        typer.echo(json.dumps(connector.run_action(name, arguments)))
-    finally:
-        connector.close()
+        outcome = connector.run_action(name, arguments)
+    except Exception as exc:
+        audit.record("action", target, dry_run=False, result="failed", error=str(exc))
+        raise
+    audit.record("action", target, dry_run=False, result="done" if outcome["changed"] else "unchanged")
+    typer.echo(json.dumps(outcome))
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "http": "pybaton.connectors.http:HttpConnector",
     "postgres": "pybaton.connectors.postgres:PostgresConnector",
     "ldap": "pybaton.connectors.ldap:LdapConnector",
+    "sql": "pybaton.connectors.sql:SqlConnector",
 }
 
 

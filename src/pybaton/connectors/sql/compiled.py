@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pybaton import model
 from pybaton.connectors.sql import config as cfg
-from pybaton.connectors.sql.expr import Compiler
+from pybaton.connectors.sql.expr import Compiler, literal
 from pybaton.connectors.sql.mapping import (
     EntitlementCompiler,
     EntitlementsBuilder,
@@ -18,6 +18,7 @@ from pybaton.connectors.sql.mapping import (
     ResourceBuilder,
 )
 from pybaton.connectors.sql.provisioning import (
+    ANY_SLUG,
     AccountProvisioner,
     ActionSpec,
     CredentialRotatorSpec,
@@ -98,10 +99,15 @@ def _compile_type(scope: Scope, spec: TypeSpec, rt: cfg.ResourceType, ents: Enti
     if rt.entitlements is not None:
         mappings += [("entitlements", i, m) for i, m in enumerate(rt.entitlements.map)]
     for part, index, mapping in mappings:
-        if mapping.provisioning is not None:
-            where = scope.at(*((part, index) if part == "static_entitlements" else (part, "map", index)))
-            spec.writes[mapping.slug or mapping.id] = EntitlementWrites.compile(where.at("provisioning"),
-                                                                                mapping.provisioning)
+        if mapping.provisioning is None:
+            continue
+        static = part == "static_entitlements"
+        where = scope.at(*((part, index) if static else (part, "map", index)))
+        key = (mapping.slug or mapping.id) if static else literal(mapping.slug or mapping.id)
+        if key is None and ANY_SLUG in spec.writes:
+            where.problem("more than one query-built entitlement with a computed slug has provisioning; "
+                          "pybaton cannot tell which one a grant is for")
+        spec.writes[key or ANY_SLUG] = EntitlementWrites.compile(where.at("provisioning"), mapping.provisioning)
     if rt.account_provisioning is not None:
         spec.accounts = AccountProvisioner(scope.at("account_provisioning"), rt.account_provisioning,
                                            spec.resources)

@@ -300,9 +300,9 @@ class Compiler:
 
     def compile(self, source: str, site: str, names: Iterable[str]) -> Expression:
         """``names``: the variables this field may use (e.g. ``cols``, ``resource``)."""
-        literal = _literal(source)
-        if literal is not None:
-            return ConstExpression(source, site, literal)
+        constant = literal(source)
+        if constant is not None:
+            return ConstExpression(source, site, constant)
         column = _COLUMN_ONLY.match(source)
         if column:
             return ColumnExpression(source, site, column.group(1))
@@ -340,7 +340,8 @@ class Compiler:
             raise ConfigError("\n  ".join(self.problems))
 
 
-def _literal(source: str) -> str | None:
+def literal(source: str) -> str | None:
+    """The string a value stands for when it is a constant (a bare word or a quoted literal), else None."""
     if _BARE.match(source):
         return source
     quoted = _QUOTED.match(source)

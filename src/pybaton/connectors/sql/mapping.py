@@ -16,7 +16,7 @@ from typing import Any
 from pybaton import model
 from pybaton.connectors._common import GrantTemplate
 from pybaton.connectors.sql import config as cfg
-from pybaton.connectors.sql.expr import Expression, ExpressionError
+from pybaton.connectors.sql.expr import ColumnExpression, Expression, ExpressionError, to_text
 from pybaton.connectors.sql.queries import QueryRunner, Row, SqlQuery, VarSet
 from pybaton.connectors.sql.scope import Scope
 from pybaton.connectors.sql.traits import ROW_NAMES, TraitBuilder, profile_of, trait_builder
@@ -212,6 +212,26 @@ class GrantBuilder:
                                 if (e := expand.expr(src, "entitlement_ids", i, names=RESOURCE_NAMES)))
         self._templates: dict[str, GrantTemplate] = {}
 
+    @property
+    def direct_column(self) -> str | None:
+        """The column holding the principal id when nothing else varies per row (the common, fast case)."""
+        simple = self.skip_if is None and self.expandable is None and self.entitlement.constant is not None
+        return self.principal_id.column if simple and isinstance(self.principal_id, ColumnExpression) else None
+
+    def build_many(self, res: resource_pb2.Resource, env_resource: Mapping[str, Any],
+                   rows: list[Row]) -> list[grant_pb2.Grant]:
+        """Grants for many rows; without per-row expressions, straight from the principal column."""
+        column = self.direct_column
+        if column is None:
+            made = (self.build(res, {"cols": row, "resource": env_resource}) for row in rows)
+            return [g for g in made if g is not None]
+        template = self._template(res, self.entitlement.constant or "")
+        try:
+            return [template(v if type(v := row[column]) is str else to_text(v)) for row in rows]
+        except KeyError:
+            self.principal_id.value({"cols": rows[0]})  # raises the error naming the field and columns
+            raise
+
     def build(self, res: resource_pb2.Resource, env: Mapping[str, Any]) -> grant_pb2.Grant | None:
         if self.skip_if is not None and self.skip_if.boolean(env):
             return None
@@ -261,13 +281,9 @@ class GrantsQueryBuilder:
 
     def grants(self, res: resource_pb2.Resource, env_resource: Mapping[str, Any],
                rows: list[Row]) -> list[grant_pb2.Grant]:
-        out = []
-        for row in rows:
-            env = {"cols": row, "resource": env_resource}
-            for mapping in self.maps:
-                made = mapping.build(res, env)
-                if made is not None:
-                    out.append(made)
+        out: list[grant_pb2.Grant] = []
+        for mapping in self.maps:
+            out.extend(mapping.build_many(res, env_resource, rows))
         return out
 
     def page(self, runner: QueryRunner, res: resource_pb2.Resource, token: str,

@@ -38,6 +38,9 @@ log = logging.getLogger("pybaton.connectors.sql")
 
 GRANT_NAMES = ("principal", "resource", "entitlement")
 
+# Key of the writes of a query-built entitlement whose slug is computed per row.
+ANY_SLUG = "*"
+
 
 @dataclass(frozen=True)
 class Statements:
@@ -116,7 +119,7 @@ class EntitlementProvisioner:
 
     def _writes(self, ent: entitlement_pb2.Entitlement, op: str) -> tuple[EntitlementWrites, Statements]:
         slug = _slug(ent)
-        found = self.writes.get(slug)
+        found = self.writes.get(slug) or self.writes.get(ANY_SLUG)
         statements = getattr(found, op, None) if found is not None else None
         if found is None or statements is None:
             raise ProvisioningError(f"entitlement {ent.id}: the config has no {op} queries for {slug!r} "
