@@ -8,7 +8,7 @@ Shape (defaults): 4,500 LOGIN roles and 500 group roles; every user in 3
 groups, 100 groups nested inside others; one database with 4 schemas and 200
 tables, each granting SELECT to 5 groups, INSERT/UPDATE to 2 groups and
 SELECT to 3 users directly (with a grant option for one of them).
-Usage: python bench/bench_postgres.py [--users N --groups N --tables N --workers N]
+Usage: python bench/bench_postgres.py [--users N --groups N --tables N --workers N --no-expand-public]
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=500)
     ap.add_argument("--tables", type=int, default=200)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--no-expand-public", action="store_true", help="pass --no-expand-public to the connector")
     args = ap.parse_args()
     rng = random.Random(6)
     with PostgresServer() as pg, tempfile.TemporaryDirectory() as tmp:
@@ -69,18 +70,23 @@ def main() -> None:
         out = Path(tmp) / "pg.c1z"
         cmd = [sys.executable, "-m", "pybaton.cli.main", "sync", "postgres", "--dsn", pg.dsn(), "-f", str(out),
                "--workers", str(args.workers), "--log-level", "warn"]
+        if args.no_expand_public:
+            cmd.append("--no-expand-public")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)
             raise SystemExit(f"sync failed with exit code {proc.returncode}")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # max RSS of any child: the sync is the largest
+        peak = usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
         stats = json.loads(subprocess.run([sys.executable, "-m", "pybaton.cli.main", "-f", str(out), "-o", "json",
                                            "stats"], capture_output=True, text=True, check=True).stdout)
         counts = stats.get("stats", stats)
         print(f"sync postgres ({args.users + args.groups:,} roles, {args.tables} tables with grants, "
-              f"workers {args.workers}; setup {setup:.0f} s): {elapsed:.1f} s, peak RSS {peak:.0f} MB, "
+              f"workers {args.workers}{', no PUBLIC expansion' if args.no_expand_public else ''}; setup {setup:.0f} s): {elapsed:.1f} s (CPU {cpu:.1f} s), peak RSS {peak:.0f} MB, "
               f"{int(counts.get('resources', 0)):,} resources, {int(counts.get('grants', 0)):,} grants stored "
               f"(expansion included)   [target: seconds]")
 

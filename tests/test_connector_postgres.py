@@ -25,8 +25,8 @@ from pybaton.connector import AccountInfo, CreateAccountStatus, CredentialOption
 from pybaton.connectors.postgres import PostgresConfig, PostgresConnector
 from pybaton.connectors.postgres.names import qualify, split_parts
 from pybaton.errors import AuthenticationError, ConfigError, ProvisioningError, UnreachableError
-from pybaton.testing import ConformanceOptions, assert_conformant
 from pybaton.pb.c1.connector.v2 import annotation_trait_pb2
+from pybaton.testing import ConformanceOptions, assert_conformant
 from pybaton.testing.servers import PostgresServer, free_port
 
 pytestmark = [pytest.mark.servers, pytest.mark.xdist_group("postgres")]
@@ -120,7 +120,7 @@ def test_same_roles_databases_and_objects_as_go(synced: Synced) -> None:
     roles = {n for t, n in names.values() if t == "role"}
     assert roles <= synced.ids("user") | synced.ids("role")
     assert synced.ids("user") >= FIXTURE_USERS
-    assert FIXTURE_GROUPS <= synced.ids("role")
+    assert synced.ids("role") >= FIXTURE_GROUPS
     assert not (synced.ids("user") & synced.ids("role"))
     for rtype in ("database", "schema", "table", "view", "sequence"):
         assert {n for t, n in names.values() if t == rtype} <= synced.ids(rtype), rtype
@@ -216,6 +216,17 @@ def test_selecting_databases_and_schemas(pg: PostgresServer, tmp_path: Path) -> 
     assert got.ids("table") == {"appdb.sales.invoices", "appdb.sales.payments"}
     no_public = sync_and_read(connector(pg, databases=["appdb"], expand_public=False), tmp_path / "p.c1z")
     assert not no_public.holders("role:public:member")
+
+
+def test_least_privilege_login_skips_databases_it_cannot_enter(pg: PostgresServer, tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """frank (NOINHERIT) may not connect to analytics: it is synced as a database, without contents."""
+    as_frank = PostgresConnector(PostgresConfig(dsn=pg.dsn(user="frank", password="frank-pw")))
+    got = sync_and_read(as_frank, tmp_path / "f.c1z", expand=False)
+    assert {"appdb", "analytics"} <= got.ids("database")
+    assert "appdb.sales" in got.ids("schema") and "analytics.public" not in got.ids("schema")
+    assert ("role", "readers") in got.holders("database:analytics:connect")
+    assert any("database analytics" in r.getMessage() for r in caplog.records)
 
 
 def test_ids_round_trip_through_quoting() -> None:

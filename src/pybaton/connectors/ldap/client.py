@@ -21,6 +21,7 @@ import ssl
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import ldap3
@@ -51,7 +52,7 @@ class Entry:
     dn: str
     attrs: dict[str, list[str]]
 
-    @property
+    @cached_property
     def id(self) -> str:
         return dnlib.canonical(self.dn)
 
@@ -157,11 +158,12 @@ class LdapClient:
         return AuthenticationError(f"ldap at {self.config.endpoint}: bind {who} failed: {reason}")
 
     def _connect_error(self, exc: Exception) -> UnreachableError:
+        """``[Errno 111] Connection refused`` or the TLS reason, out of ldap3's wrapped messages."""
         text = str(exc.args[0] if exc.args else exc)
-        if isinstance(exc, ssl.SSLError) or "ssl" in text.lower() or isinstance(exc, ldap_errors.LDAPStartTLSError):
+        if isinstance(exc, ssl.SSLError | ldap_errors.LDAPStartTLSError) or "ssl" in text.lower():
             match = _TLS_REASON.search(text)
-            return UnreachableError(f"ldap at {self.config.endpoint}: TLS error: "
-                                    f"{match.group(1) if match else text.strip('()' + chr(39) + ',')}")
+            reason = match.group(1) if match else text.strip("()',")
+            return UnreachableError(f"ldap at {self.config.endpoint}: TLS error: {reason}")
         reason = text.rsplit(":", 1)[-1].strip() if ":" in text else text
         return UnreachableError(f"ldap at {self.config.endpoint} is unreachable: {reason}")
 

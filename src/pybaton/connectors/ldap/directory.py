@@ -111,12 +111,15 @@ def _timestamp(value: str | None) -> timestamp_pb2.Timestamp | None:
     """``20261126054706Z`` (generalized time) or an AD file time, as a protobuf timestamp."""
     if not value:
         return None
-    when: dt.datetime | None = None
     if value.isdigit() and len(value) > 14:  # Windows file time: 100 ns ticks since 1601
         when = dt.datetime(1601, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(value) // 10)
     else:
+        digits = value[:14]
+        if len(digits) != 14 or not digits.isdigit():
+            return None
         try:
-            when = dt.datetime.strptime(value[:14], "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+            when = dt.datetime(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]),
+                               int(digits[10:12]), int(digits[12:14]), tzinfo=dt.UTC)
         except ValueError:
             return None
     out = timestamp_pb2.Timestamp()

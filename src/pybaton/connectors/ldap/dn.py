@@ -110,8 +110,26 @@ def format_rdns(rdns: list[RDN]) -> str:
 @lru_cache(maxsize=65536)
 def canonical(dn: str) -> str:
     """The one spelling of ``dn`` used as an id (lower case, normalised spaces and escapes)."""
+    simple = _simple_canonical(dn)
+    if simple is not None:
+        return simple
     rdns = parse(dn)
     return format_rdns([tuple(sorted((t.lower(), v.lower()) for t, v in rdn)) for rdn in rdns])
+
+
+def _simple_canonical(dn: str) -> str | None:
+    """The canonical form of a DN without escapes, quotes or multi-valued RDNs (nearly all of them),
+    without the general parser; None when the DN needs it."""
+    if any(c in dn for c in '\\"+;#<>') or not dn.strip():
+        return None
+    parts = []
+    for rdn in dn.split(","):
+        attr, eq, value = rdn.partition("=")
+        attr, value = attr.strip(), value.strip()
+        if not eq or not attr or not value or "=" in value:
+            return None
+        parts.append(f"{attr.lower()}={value.lower()}")
+    return ",".join(parts)
 
 
 def parent(dn: str) -> str | None:

@@ -8,15 +8,15 @@ through the :class:`~.directory.DirectoryIndex` built once per sync.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import ClassVar
 
 from pybaton import model
 from pybaton.connector import Page, PageToken, ResourceSyncer
 from pybaton.connectors._common import static_entitlement
-from pybaton.connectors._support import membership_grant, page_of
+from pybaton.connectors._support import GrantMaker, PageCache, page_map
 from pybaton.connectors.ldap import directory, writers
+from pybaton.connectors.ldap import dn as dnlib
 from pybaton.connectors.ldap.client import Entry, Search
 from pybaton.connectors.ldap.config import DEFAULT_OU_FILTER
 from pybaton.connectors.ldap.context import LdapContext
@@ -52,17 +52,20 @@ class EntrySyncer(ResourceSyncer):
         config = self.ctx.config
         if parent is not None and parent.resource_type != ORG_UNIT.id:
             return Page()
-        if parent is None:
-            search = Search(config.search_base(self.kind), directory.kind_filter(config, self.search_filter()), "sub",
-                            self.search_attributes())
-        else:
-            search = Search(parent.resource, directory.kind_filter(config, self.search_filter()), "one",
-                            self.search_attributes())
+        base, scope = (config.search_base(self.kind), "sub") if parent is None else (parent.resource, "one")
+        search = Search(base, directory.kind_filter(config, self.search_filter()), scope, self.search_attributes())
         entries, token = self.ctx.client.page(search, page.token, page.size)
         index = self.ctx.index.get() if config.org_units else None
-        if parent is None and index is not None:
-            entries = [e for e in entries if index.parent_of(e.id) is None]
+        if index is not None:
+            entries = [e for e in entries if self._listed_here(e, parent, index)]
         return Page([self.build(e, index) for e in entries], token)
+
+    def _listed_here(self, entry: Entry, parent: resource_pb2.ResourceId | None, index: DirectoryIndex) -> bool:
+        """With OUs synced, an entry is listed once: under its OU if that is synced, else at the top;
+        and never outside this kind's search base (an OU may hold entries of other subtrees)."""
+        if not dnlib.is_under(entry.id, dnlib.canonical(self.ctx.config.search_base(self.kind))):
+            return False
+        return parent is not None or index.parent_of(entry.id) is None
 
     def get(self, resource_id: resource_pb2.ResourceId,
             parent: resource_pb2.ResourceId | None = None) -> resource_pb2.Resource | None:
@@ -101,35 +104,27 @@ class MembershipSyncer(EntrySyncer):
 
     def __init__(self, ctx: LdapContext) -> None:
         super().__init__(ctx)
-        self._last: tuple[str, Sequence[grant_pb2.Grant]] | None = None  # the resource being paged
-        self._lock = threading.Lock()
+        self._members: PageCache[resource_pb2.ResourceId] = PageCache()
 
     def static_entitlements(self) -> Sequence[entitlement_pb2.Entitlement]:
         return [static_entitlement(MEMBER, display_name="Member", grantable_to=self.grantable_to,
                                    description=f"Member of the {self.resource_type.display_name.lower()}")]
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
-        return page_of(self._grants_of(resource.id), page)
+        rid, index = resource.id, self.ctx.index.get()
+        members = self._members.rows(rid.resource, index, lambda: self._principals(rid, index))
+        make = GrantMaker(rid)
+        return page_map(members, page, lambda p: make(MEMBER, p, _nested(p)))
 
-    def _grants_of(self, rid: resource_pb2.ResourceId) -> Sequence[grant_pb2.Grant]:
-        """All grants of one entry, computed once while its pages are served."""
-        with self._lock:
-            if self._last is not None and self._last[0] == rid.resource:
-                return self._last[1]
-        found = self._compute(rid)
-        with self._lock:
-            self._last = (rid.resource, found)
-        return found
-
-    def _compute(self, rid: resource_pb2.ResourceId) -> Sequence[grant_pb2.Grant]:
+    def _principals(self, rid: resource_pb2.ResourceId, index: DirectoryIndex) -> Sequence[resource_pb2.ResourceId]:
+        """Everyone the entry lists, read once while its pages are served."""
         entry = self.ctx.client.read(rid.resource, ("objectClass", "gidNumber", *self.member_attributes))
         if entry is None:
             return []
-        principals, unknown = directory.member_principals(entry, self.ctx.index.get(), self.member_attributes)
+        principals, unknown = directory.member_principals(entry, index, self.member_attributes)
         if unknown:
             log.info("%s: %d member value(s) name no user or group that is synced", entry.dn, unknown)
-        ent = model.entitlement_ref(rid, MEMBER)
-        return [membership_grant(ent, p, _nested(p)) for p in principals]
+        return principals
 
 
 def _nested(principal: resource_pb2.ResourceId) -> str | None:

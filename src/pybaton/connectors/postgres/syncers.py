@@ -113,15 +113,15 @@ class RoleSyncer(writers.MembershipWriter, writers.RoleDeleter, PgSyncer):
     resource_type = ROLE
     login: ClassVar[bool] = False
 
-    def _rows(self) -> list[RoleRow]:
-        return [r for r in self.source.cluster().roles if r.login == self.login]
+    def _roles(self) -> list[RoleRow | None]:
+        """This type's roles in name order; ``None`` stands for PUBLIC, first among group roles."""
+        found: list[RoleRow | None] = [r for r in self.source.cluster().roles if r.login == self.login]
+        return found if self.login else [None, *found]
 
     def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
         if parent is not None:
             return Page()
-        rows: Sequence[RoleRow | None] = [None, *self._rows()]  # None stands for PUBLIC
-        found = page_of(rows, page)
-        return Page([public_resource() if r is None else role_resource(r) for r in found.items], found.next_token)
+        return page_map(self._roles(), page, lambda r: public_resource() if r is None else role_resource(r))
 
     def lookup(self, rid: str) -> resource_pb2.Resource | None:
         if rid == PUBLIC and not self.login:
@@ -160,12 +160,6 @@ class UserSyncer(writers.AccountWriter, RoleSyncer):
     resource_type = USER
     login = True
 
-    def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
-        if parent is not None:
-            return Page()
-        found = page_of(self._rows(), page)
-        return Page([role_resource(r) for r in found.items], found.next_token)
-
 
 # -- databases, schemas and what is in them --------------------------------------------------------
 
@@ -180,8 +174,7 @@ class SecurableSyncer(writers.PrivilegeWriter, PgSyncer):
         return self.source.children(parent, self.resource_type.id)
 
     def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
-        found = page_of(self._objects(parent), page)
-        return Page([securable_resource(o) for o in found.items], found.next_token)
+        return page_map(self._objects(parent), page, securable_resource)
 
     def lookup(self, rid: str) -> resource_pb2.Resource | None:
         obj = self.source.securable(self.resource_type.id, rid)

@@ -260,12 +260,14 @@ class RoleDeleter(Writer):
             raise ProvisioningError(f"{resource_id.resource_type}:{resource_id.resource} is not a "
                                     f"{self.resource_type.id}")
         name = resource_id.resource
+        if name == PUBLIC:
+            raise ProvisioningError("PUBLIC is not a role and cannot be dropped")
         self.source.invalidate()
         row = self.source.cluster().by_name.get(name)
-        if row is None and name != PUBLIC:
+        if row is None:
             return DeleteResult(already_deleted=True)
-        self._refuse_special(name, row.oid if row is not None else 0)
-        deps = self._dependents(row.oid if row is not None else 0)
+        self._refuse_special(name, row.oid)
+        deps = self._dependents(row.oid)
         target = self.source.config.reassign_owned_to
         if deps.owned and not target:
             where = ", ".join(sorted(db or "(cluster-wide: databases)" for db in deps.owned))
@@ -282,9 +284,8 @@ class RoleDeleter(Writer):
         return DeleteResult()
 
     def _refuse_special(self, name: str, oid: int) -> None:
+        """Roles PostgreSQL needs, or this connector needs to go on working."""
         current = self.source.client.value("SELECT current_user")
-        if name == PUBLIC:
-            raise ProvisioningError("PUBLIC is not a role and cannot be dropped")
         if oid == BOOTSTRAP_SUPERUSER_OID or name.startswith("pg_"):
             raise ProvisioningError(f"role {name!r} is built into PostgreSQL and cannot be dropped")
         if name == current:
@@ -294,7 +295,8 @@ class RoleDeleter(Writer):
         owned: dict[str, int] = {}
         privileges: dict[str, int] = {}
         for row in self.source.client.rows(_DependencyRow, _DEPENDENCIES, (oid,)):
-            (owned if row.kind == "o" else privileges)[row.database] = row.count
+            bucket = owned if row.kind == "o" else privileges  # "a" ACL, "r" policy, "i" initial privileges
+            bucket[row.database] = bucket.get(row.database, 0) + row.count
         return Dependents(owned, privileges)
 
 
