@@ -9,6 +9,7 @@ end to end, twice (idempotency), checking the server itself after each write.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -221,6 +222,7 @@ def test_selecting_databases_and_schemas(pg: PostgresServer, tmp_path: Path) -> 
 def test_least_privilege_login_skips_databases_it_cannot_enter(pg: PostgresServer, tmp_path: Path,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     """frank (NOINHERIT) may not connect to analytics: it is synced as a database, without contents."""
+    caplog.set_level(logging.INFO)  # other tests may have configured the root logger higher
     as_frank = PostgresConnector(PostgresConfig(dsn=pg.dsn(user="frank", password="frank-pw")))
     got = sync_and_read(as_frank, tmp_path / "f.c1z", expand=False)
     assert {"appdb", "analytics"} <= got.ids("database")

@@ -9,13 +9,12 @@ whose principal is itself a group (:func:`membership_grant`).
 
 from __future__ import annotations
 
-import secrets
-import string
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from pybaton import model
+from pybaton.connector import passwords
 from pybaton.connector.capabilities import CredentialOptions
 from pybaton.connector.pagination import Page, PageToken
 from pybaton.connectors._common import GrantTemplate, window
@@ -27,7 +26,6 @@ U = TypeVar("U")
 
 # Printable ASCII without quotes, backslash and spaces: safe to paste into a shell, a
 # libpq connection string or an LDIF file without escaping.
-PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.!@#%+=~^*"
 MIN_PASSWORD_LENGTH = 16
 MAX_PASSWORD_LENGTH = 256
 
@@ -166,24 +164,9 @@ def membership_grant(ent: entitlement_pb2.Entitlement, principal: resource_pb2.R
 
 
 def generate_password(options: CredentialOptions, *, system: str) -> str:
-    """A random password honouring ``options`` (length, per-character-set minimums).
-
-    ``system`` only names the connector in the error when the operator asked for
-    something else than a random password.
-    """
-    if options.kind != "random_password":
-        raise ProvisioningError(f"{system} can set a random password or none, not {options.kind!r}")
-    length = max(options.length, MIN_PASSWORD_LENGTH)
-    if any(not c.char_set for c in options.constraints):
-        raise ProvisioningError("a password constraint has an empty character set")
-    required = [c.char_set for c in options.constraints for _ in range(c.min_count)]
-    if length > MAX_PASSWORD_LENGTH or len(required) > length:
-        raise ProvisioningError(f"cannot generate a password of length {length} with these constraints")
-    alphabet = "".join(dict.fromkeys("".join(c.char_set for c in options.constraints))) or PASSWORD_ALPHABET
-    chars = [secrets.choice(charset) for charset in required]
-    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
-    secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
+    """A random password for ``system`` (at least 16 characters)."""
+    return passwords.generate_password(options, who=system, min_length=MIN_PASSWORD_LENGTH,
+                                       max_length=MAX_PASSWORD_LENGTH)
 
 
 def wants_password(options: CredentialOptions) -> bool:

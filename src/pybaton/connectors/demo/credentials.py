@@ -10,13 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
-import string
 
 from pybaton.connector.capabilities import CredentialOptions
-from pybaton.errors import ProvisioningError
+from pybaton.connector.passwords import generate_password
 
-_DEFAULT_ALPHABET = string.ascii_letters + string.digits + "-_.!@#%+="
 _MIN_LENGTH = 12
 _MAX_LENGTH = 256
 # scrypt parameters: interactive-login strength, ~16 MiB and a few tens of ms per hash.
@@ -24,20 +21,8 @@ _N, _R, _P = 2**14, 8, 1
 
 
 def generate(options: CredentialOptions) -> str:
-    """A random password honouring ``options`` (length and per-charset minimums)."""
-    if options.kind != "random_password":
-        raise ProvisioningError(f"the demo can only generate random passwords, not {options.kind!r}")
-    length = max(options.length, _MIN_LENGTH)
-    required = [c for c in options.constraints for _ in range(c.min_count)]
-    if length > _MAX_LENGTH or len(required) > length:
-        raise ProvisioningError(f"cannot generate a password of length {length} with these constraints")
-    if any(not c.char_set for c in options.constraints):
-        raise ProvisioningError("a password constraint has an empty character set")
-    alphabet = "".join(dict.fromkeys("".join(c.char_set for c in options.constraints))) or _DEFAULT_ALPHABET
-    chars = [secrets.choice(c.char_set) for c in required]
-    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
-    secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
+    """A random password honouring ``options`` (see :func:`pybaton.connector.passwords.generate_password`)."""
+    return generate_password(options, who="the demo", min_length=_MIN_LENGTH, max_length=_MAX_LENGTH)
 
 
 def hash_secret(value: str) -> str:

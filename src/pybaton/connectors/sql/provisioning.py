@@ -11,13 +11,12 @@ reported as success. Values reach SQL only as bound parameters.
 from __future__ import annotations
 
 import logging
-import secrets
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pybaton import model
+from pybaton.connector import passwords
 from pybaton.connector.capabilities import (
     AccountInfo,
     CreateAccountResult,
@@ -154,11 +153,10 @@ def _target_ref(ent: entitlement_pb2.Entitlement) -> resource_pb2.ResourceId:
 
 # -- passwords -------------------------------------------------------------------------------------
 
-_CLASSES = (string.ascii_uppercase, string.ascii_lowercase, string.digits, string.punctuation)
 
 
 def generate_password(options: CredentialOptions, config: cfg.RandomPassword) -> str:
-    """A random password: one character of each class (or of each configured constraint), then the pool.
+    """A random password: the config's constraints (else one of each character class), within its bounds.
 
     ``min_length``/``max_length`` bound the requested length and
     ``disallowed_characters`` are never used (baton-sql documents these but ignores them).
@@ -170,21 +168,11 @@ def generate_password(options: CredentialOptions, config: cfg.RandomPassword) ->
         length = min(length, config.max_length)
     if length < 8:
         raise ProvisioningError(f"password length {length} is too short (at least 8)")
-    banned = set(config.disallowed_characters)
     constraints = [PasswordConstraint(c.char_set, c.min_count) for c in config.constraints] or list(options.constraints)
-    required = constraints or [PasswordConstraint(chars, 1) for chars in _CLASSES]
-    pool = "".join(ch for ch in "".join(_CLASSES) if ch not in banned)
-    chars: list[str] = []
-    for rule in required:
-        allowed = "".join(ch for ch in rule.char_set if ch not in banned)
-        if not allowed:
-            raise ProvisioningError("disallowed_characters removes every character of a password constraint")
-        chars += [secrets.choice(allowed) for _ in range(rule.min_count)]
-    if len(chars) > length or not pool:
-        raise ProvisioningError(f"password length {length} cannot satisfy the constraints")
-    chars += [secrets.choice(pool) for _ in range(length - len(chars))]
-    secrets.SystemRandom().shuffle(chars)
-    return "".join(chars)
+    request = CredentialOptions(kind="random_password", length=length, constraints=constraints)
+    return passwords.generate_password(request, who="baton-sql", min_length=8, max_length=max(length, 8),
+                                       disallowed=config.disallowed_characters,
+                                       default_constraints=passwords.one_of_each_class())
 
 
 def credential_password(options: CredentialOptions, creds: cfg.AccountCredentials | None,
