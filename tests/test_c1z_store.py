@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybaton import model
-from pybaton.c1z import C1ZFile, DecodeLimits, SyncReader, SyncWriter, copy_sync, syncs
+from pybaton.c1z import C1ZFile, DecodeLimits, SyncReader, SyncWriter, copy_run, syncs
 from pybaton.c1z.container import MAGIC_V1, pack
 from pybaton.errors import C1ZError, C1ZFormatError, SyncNotFoundError
 
@@ -71,7 +71,7 @@ def test_raw_copy_keeps_every_blob_byte_for_byte(fixture: Path, tmp_path: Path) 
         runs = [r.sync_id for r in src.sync_runs()]
         with C1ZFile.create(out) as dst:
             for sync_id in runs:
-                copy_sync(src, dst, sync_id)
+                copy_run(src, dst, sync_id)
             dst.save()
         expected = {sid: _blobs(src, sid) for sid in runs}
     with C1ZFile.open(out) as again:

@@ -9,10 +9,10 @@ The store knows nothing about connectors: it stores and returns messages.
 """
 
 from pybaton.c1z.container import DecodeLimits
-from pybaton.c1z.copy import copy_sync
 from pybaton.c1z.file import C1ZFile
+from pybaton.c1z.merge import copy_run, import_run
 from pybaton.c1z.reader import SyncReader
 from pybaton.c1z.syncs import SyncRun
 from pybaton.c1z.writer import SyncWriter
 
-__all__ = ["C1ZFile", "DecodeLimits", "SyncReader", "SyncRun", "SyncWriter", "copy_sync"]
+__all__ = ["C1ZFile", "DecodeLimits", "SyncReader", "SyncRun", "SyncWriter", "copy_run", "import_run"]

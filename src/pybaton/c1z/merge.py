@@ -17,6 +17,7 @@ from pybaton.c1z import schema, syncs
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.c1z.ksuid import new_ksuid
 from pybaton.c1z.syncs import SyncRun
+from pybaton.errors import C1ZError
 
 # Tables whose rows belong to a run (v1_sync_runs itself is copied separately).
 _RUN_TABLES = tuple(t for t in schema.TABLES if t != "v1_sync_runs")
@@ -35,6 +36,33 @@ def _copy(target: C1ZFile, table: str, old_id: str, new_id: str) -> None:
                         "where sync_id = ? order by id", (new_id, old_id))
 
 
+def copy_run(src: C1ZFile, dst: C1ZFile, sync_id: str, *, new_sync_id: str | None = None) -> str:
+    """Copy run ``sync_id`` of ``src`` into ``dst`` (as ``new_sync_id``, default the same id)."""
+    if not dst.writable:
+        raise C1ZError(f"{dst.path}: opened read-only")
+    syncs.get_run(src.conn, sync_id)
+    target_id = new_sync_id or sync_id
+    if any(run.sync_id == target_id for run in dst.sync_runs()):
+        raise C1ZError(f"{dst.path}: already holds sync {target_id}")
+    with sqlite_errors(dst.path):
+        dst.conn.execute("attach database ? as src", (str(src.db_path),))
+        try:
+            present = {row[0] for row in dst.conn.execute("select name from src.sqlite_master where type = 'table'")}
+            dst.conn.execute("begin")
+            try:
+                _copy(dst, "v1_sync_runs", sync_id, target_id)
+                for table in _RUN_TABLES:
+                    if table in present:  # older SDKs lack some tables
+                        _copy(dst, table, sync_id, target_id)
+            except BaseException:
+                dst.conn.execute("rollback")
+                raise
+            dst.conn.execute("commit")
+        finally:
+            dst.conn.execute("detach database src")
+    return target_id
+
+
 def prune_full_runs(target: C1ZFile, keep: int) -> None:
     """Keep the newest ``keep`` finished full runs, as the engine does after a sync."""
     runs = [r for r in syncs.list_runs(target.conn) if r.finished and r.sync_type == "full"]
@@ -46,20 +74,12 @@ def import_run(source: Path, target: Path, *, keep_full_runs: int | None = None)
     """Append the latest finished run of ``source`` to ``target`` (created if missing); return it."""
     with C1ZFile.open(source) as src:
         run = src.resolve_sync(sync_type=None)
-        with C1ZFile.create(target) as dst, sqlite_errors(target):
-            new_id = new_ksuid()
-            dst.conn.execute("attach database ? as src", (str(src.db_path),))
-            dst.conn.execute("begin")
-            try:
-                _copy(dst, "v1_sync_runs", run.sync_id, new_id)
-                for table in _RUN_TABLES:
-                    _copy(dst, table, run.sync_id, new_id)
-                if keep_full_runs is not None:
+        with C1ZFile.create(target) as dst:
+            new_id = copy_run(src, dst, run.sync_id, new_sync_id=new_ksuid())
+            if keep_full_runs is not None:
+                with sqlite_errors(target):
+                    dst.conn.execute("begin")
                     prune_full_runs(dst, keep_full_runs)
-            except BaseException:
-                dst.conn.execute("rollback")
-                raise
-            dst.conn.execute("commit")
-            dst.conn.execute("detach database src")
+                    dst.conn.execute("commit")
             dst.save()
             return syncs.get_run(dst.conn, new_id)
