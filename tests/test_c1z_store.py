@@ -326,3 +326,20 @@ def test_saved_files_get_ordinary_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_pruning_keeps_the_newest_full_runs_and_their_partials(tmp_path: Path) -> None:
+    from pybaton.c1z.merge import prune_runs
+
+    path = tmp_path / "runs.c1z"
+    order = []
+    with C1ZFile.create(path) as c1z:
+        for kind in ("full", "partial", "full", "partial", "full", "partial"):
+            run = syncs.start_run(c1z.conn, kind)
+            syncs.end_run(c1z.conn, run.sync_id)
+            order.append((kind, run.sync_id))
+        deleted = prune_runs(c1z, keep=2)
+        left = [r.sync_id for r in c1z.sync_runs()]
+    # The first full run goes, and so does the partial that ended before the oldest kept full run began.
+    assert deleted == 2
+    assert left == [sid for _, sid in order[2:]]

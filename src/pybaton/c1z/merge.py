@@ -63,11 +63,23 @@ def copy_run(src: C1ZFile, dst: C1ZFile, sync_id: str, *, new_sync_id: str | Non
     return target_id
 
 
-def prune_full_runs(target: C1ZFile, keep: int) -> None:
-    """Keep the newest ``keep`` finished full runs, as the engine does after a sync."""
-    runs = [r for r in syncs.list_runs(target.conn) if r.finished and r.sync_type == "full"]
-    for run in runs[: max(0, len(runs) - keep)]:
+def prune_runs(target: C1ZFile, keep: int) -> int:
+    """Keep the newest ``keep`` finished full runs; drop partial runs older than the oldest kept one.
+
+    Partial runs (targeted re-reads after a write) only make sense on top of a
+    full run that is still in the file, as in Go's cleanup. Returns the number
+    of runs deleted (the caller decides whether to vacuum).
+    """
+    runs = [r for r in syncs.list_runs(target.conn) if r.finished]
+    full = [r for r in runs if r.sync_type == "full"]
+    doomed = full[: max(0, len(full) - keep)]
+    kept = full[len(doomed):]
+    if kept:
+        oldest_start = kept[0].started_at
+        doomed += [r for r in runs if r.sync_type != "full" and (r.ended_at or "") < oldest_start]
+    for run in doomed:
         syncs.delete_run(target.conn, run.sync_id)
+    return len(doomed)
 
 
 def import_run(source: Path, target: Path, *, keep_full_runs: int | None = None) -> SyncRun:
@@ -79,7 +91,7 @@ def import_run(source: Path, target: Path, *, keep_full_runs: int | None = None)
             if keep_full_runs is not None:
                 with sqlite_errors(target):
                     dst.conn.execute("begin")
-                    prune_full_runs(dst, keep_full_runs)
+                    prune_runs(dst, keep_full_runs)
                     dst.conn.execute("commit")
             dst.save()
             return syncs.get_run(dst.conn, new_id)

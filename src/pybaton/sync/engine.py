@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, syncs
+from pybaton.c1z.merge import prune_runs
 from pybaton.connector.base import Connector, ResourceSyncer
 from pybaton.connector.capabilities import ResourceGetter, StaticEntitlements
 from pybaton.connector.pagination import Page, PageToken
@@ -171,14 +172,10 @@ class SyncEngine:
         return run, False
 
     def _cleanup_old_syncs(self) -> None:
-        runs = [r for r in syncs.list_runs(self.c1z.conn) if r.finished and r.sync_type == "full"]
-        old = runs[: max(0, len(runs) - self.options.keep_syncs)]
-        if not old:
-            return
         with self.writer.transaction():
-            for r in old:
-                syncs.delete_run(self.c1z.conn, r.sync_id)
-        self.c1z.conn.execute("vacuum")
+            deleted = prune_runs(self.c1z, self.options.keep_syncs)
+        if deleted:
+            self.c1z.conn.execute("vacuum")
 
     # -- phases --------------------------------------------------------------------------------
 
