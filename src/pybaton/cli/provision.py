@@ -22,10 +22,10 @@ import typer
 
 from pybaton.cli.external import resolve_connector
 from pybaton.cli.options import DEFAULT_FILE, GlobalOptions
-from pybaton.cli.sync import _PASS_THROUGH  # the same pass-through settings as `sync`
+from pybaton.cli.sync import PASS_THROUGH
 from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.config import ConnectorConfig, load_config
-from pybaton.connector.runner import RuntimeFlags, _flags_parser, execute
+from pybaton.connector.runner import RuntimeFlags, flags_parser, execute
 from pybaton.errors import UsageError, UserError
 from pybaton.provision.audit import default_audit_path, record_refusal
 from pybaton.provision.oneshot import ProvisioningFlags, audit_path
@@ -51,7 +51,7 @@ class _Placeholder(Connector[ConnectorConfig]):
 def _audit_of(args: list[str]) -> tuple[Path, bool]:
     """Where the runner would audit and whether it is a dry run, from the flags, env and .baton.yaml."""
     try:  # the flags alone: the subcommand positional would mistake an unknown flag's value for one
-        namespace, _ = _flags_parser(_Placeholder).parse_known_args(args)
+        namespace, _ = flags_parser(_Placeholder).parse_known_args(args)
         given = vars(namespace)
         flags = load_config(ProvisioningFlags, given)
         return audit_path(flags, load_config(RuntimeFlags, given).file), flags.dry_run
@@ -143,7 +143,7 @@ COMMANDS: dict[Op, Callable[..., None]] = {
 def register(app: typer.Typer) -> None:
     """Add the five provisioning commands to the ``pybaton`` app."""
     for op, command in COMMANDS.items():
-        app.command(op.value, context_settings=_PASS_THROUGH, add_help_option=False)(command)
+        app.command(op.value, context_settings=PASS_THROUGH, add_help_option=False)(command)
 
 
 __all__ = ["COMMANDS", "register"]

@@ -34,7 +34,7 @@ from pybaton.connector.runner import execute
 from pybaton.errors import PyBatonError, UserError
 from pybaton.pb.c1.connector.v2 import resource_pb2
 
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 _TEXT_FORMATS = (OutputFormat.CONSOLE, OutputFormat.JSON)
 
 
@@ -208,7 +208,7 @@ def summary_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``sync``, ``connectors`` and ``summary`` to the ``pybaton`` app."""
-    app.command("sync", context_settings=_PASS_THROUGH, add_help_option=False)(sync_command)
+    app.command("sync", context_settings=PASS_THROUGH, add_help_option=False)(sync_command)
     app.command("connectors")(connectors_command)
     app.command("summary")(summary_command)
 

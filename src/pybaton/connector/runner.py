@@ -156,7 +156,7 @@ def _add_model(parser: argparse.ArgumentParser, title: str, model: type[Connecto
             _add_option(group, spec, _short_flag(model, spec.name))
 
 
-def _flags_parser(connector_class: ConnectorClass) -> _Parser:
+def flags_parser(connector_class: ConnectorClass) -> _Parser:
     """Every flag, in a parent parser shared by the main command and its subcommands."""
     parent = _Parser(add_help=False, allow_abbrev=False)
     taken: set[str] = set()
@@ -171,7 +171,7 @@ def _flags_parser(connector_class: ConnectorClass) -> _Parser:
 def build_parser(connector_class: ConnectorClass, prog: str | None = None) -> argparse.ArgumentParser:
     """The complete command line of ``connector_class`` (used by the runner and ``pybaton sync``)."""
     meta = connector_class.metadata
-    flags = _flags_parser(connector_class)
+    flags = flags_parser(connector_class)
     parser = _Parser(prog=prog or meta.name, description=meta.description or meta.display_name,
                      parents=[flags], allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", metavar="{capabilities,config}")
