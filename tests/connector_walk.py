@@ -14,10 +14,7 @@ from typing import Any, TypeVar
 
 from pybaton import model
 from pybaton.connector import Connector, Page, PageToken, StaticEntitlements
-from pybaton.model import annotations as ann
 from pybaton.pb.c1.connector.v2 import (
-    annotation_grant_pb2,
-    annotation_resource_tree_pb2,
     entitlement_pb2,
     grant_pb2,
     resource_pb2,
@@ -41,30 +38,6 @@ def exhaust(call: Callable[[PageToken], Page[T]], size: int) -> tuple[list[T], i
         seen.add(page.next_token)
         token = page.next_token
     raise AssertionError("pagination did not terminate")
-
-
-def child_types(res: resource_pb2.Resource) -> list[str]:
-    url = ann.type_url(annotation_resource_tree_pb2.ChildResourceType)
-    out = []
-    for a in res.annotations:
-        if a.type_url == url:
-            child = annotation_resource_tree_pb2.ChildResourceType()
-            a.Unpack(child)
-            out.append(child.resource_type_id)
-    return out
-
-
-def expandable(g: grant_pb2.Grant) -> list[str]:
-    found = ann.find(g.annotations, annotation_grant_pb2.GrantExpandable)
-    return list(found.entitlement_ids) if found is not None else []
-
-
-def stamp(template: entitlement_pb2.Entitlement, res: resource_pb2.Resource) -> entitlement_pb2.Entitlement:
-    ent = entitlement_pb2.Entitlement()
-    ent.CopyFrom(template)
-    ent.id = model.entitlement_id(res.id.resource_type, res.id.resource, template.slug)
-    ent.resource.CopyFrom(res)
-    return ent
 
 
 @dataclass
@@ -96,10 +69,10 @@ def walk(connector: Connector[Any], size: int = 7, *, grants: bool = True) -> Wa
         for res in items:
             assert res.id.resource_type == type_id
             _put(out.resources, (type_id, res.id.resource), res, "resource")
-            queue.extend((child, res.id) for child in child_types(res))
+            queue.extend((child, res.id) for child in model.child_types(res))
     for res in list(out.resources.values()):
         syncer = syncers[res.id.resource_type]
-        ents = [stamp(t, res) for t in syncer.static_entitlements()] if isinstance(syncer, StaticEntitlements) \
+        ents = [model.static_instance(t, res) for t in syncer.static_entitlements()] if isinstance(syncer, StaticEntitlements) \
             else []
         ents += exhaust(lambda pt, s=syncer, r=res: s.entitlements(r, pt), size)[0]  # type: ignore[misc]
         for ent in ents:

@@ -31,6 +31,7 @@ from pybaton.model.builders import (
     user_trait,
 )
 from pybaton.model.ids import entitlement_id, grant_id, split_entitlement_id, split_resource_ref
+from pybaton.model.structure import child_types, expandable_from, static_instance
 from pybaton.pb.c1.connector.v2.entitlement_pb2 import Entitlement
 from pybaton.pb.c1.connector.v2.grant_pb2 import Grant, GrantSources
 from pybaton.pb.c1.connector.v2.resource_pb2 import Resource, ResourceId, ResourceType
@@ -52,9 +53,11 @@ __all__ = [
     "annotations",
     "app_trait",
     "assignment",
+    "child_types",
     "entitlement",
     "entitlement_id",
     "entitlement_ref",
+    "expandable_from",
     "grant",
     "grant_id",
     "group_trait",
@@ -67,6 +70,7 @@ __all__ = [
     "secret_trait",
     "split_entitlement_id",
     "split_resource_ref",
+    "static_instance",
     "struct",
     "user_trait",
 ]

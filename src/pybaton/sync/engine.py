@@ -30,10 +30,10 @@ from pybaton.connector.capabilities import ResourceGetter, StaticEntitlements
 from pybaton.connector.pagination import Page, PageToken
 from pybaton.errors import C1ZError, FatalError, UserError
 from pybaton.model import annotations as ann
-from pybaton.model.ids import entitlement_id, split_resource_ref
+from pybaton.model.ids import split_resource_ref
+from pybaton.model.structure import child_types, static_instance
 from pybaton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,
-    entitlement_pb2,
     resource_pb2,
 )
 from pybaton.sync import integrity
@@ -239,15 +239,12 @@ class SyncEngine:
 
     def _child_types(self, res: resource_pb2.Resource) -> list[str]:
         out = []
-        for a in res.annotations:
-            if a.type_url == ann.type_url(annotation_resource_tree_pb2.ChildResourceType):
-                child = annotation_resource_tree_pb2.ChildResourceType()
-                a.Unpack(child)
-                if child.resource_type_id in self._syncers:
-                    out.append(child.resource_type_id)
-                else:
-                    log.warning("%s:%s declares child type %r, which the connector does not sync",
-                                res.id.resource_type, res.id.resource, child.resource_type_id)
+        for child in child_types(res):
+            if child in self._syncers:
+                out.append(child)
+            else:
+                log.warning("%s:%s declares child type %r, which the connector does not sync",
+                            res.id.resource_type, res.id.resource, child)
         return out
 
     def _list_page(self, task: ListTask) -> Page[resource_pb2.Resource]:
@@ -367,7 +364,7 @@ class SyncEngine:
     def _entitlement_pages(self, syncer: ResourceSyncer, res: resource_pb2.Resource, start: str,
                            stop: threading.Event) -> Iterator[PageResult]:
         if not start and isinstance(syncer, StaticEntitlements):
-            yield PageResult(0, [self._stamp(t, res) for t in syncer.static_entitlements()], "")
+            yield PageResult(0, [static_instance(t, res) for t in syncer.static_entitlements()], "")
         what = f"entitlements of {res.id.resource_type}:{res.id.resource}"
         yield from self._paged(lambda pt: syncer.entitlements(res, pt), start, stop, what)
 
@@ -375,18 +372,6 @@ class SyncEngine:
                      stop: threading.Event) -> Iterator[PageResult]:
         what = f"grants of {res.id.resource_type}:{res.id.resource}"
         yield from self._paged(lambda pt: syncer.grants(res, pt), start, stop, what)
-
-    @staticmethod
-    def _stamp(template: entitlement_pb2.Entitlement, res: resource_pb2.Resource) -> entitlement_pb2.Entitlement:
-        ent = entitlement_pb2.Entitlement()
-        ent.CopyFrom(template)
-        slug = template.slug or template.display_name or template.id
-        ent.slug = slug
-        ent.id = entitlement_id(res.id.resource_type, res.id.resource, slug)
-        ent.resource.CopyFrom(res)
-        if not ent.display_name:
-            ent.display_name = slug
-        return ent
 
     # -- targeted sync -------------------------------------------------------------------------
 

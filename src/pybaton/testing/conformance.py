@@ -35,6 +35,7 @@ from pybaton.connector.capabilities import StaticEntitlements
 from pybaton.connector.pagination import Page, PageToken
 from pybaton.model import annotations as ann
 from pybaton.model.ids import entitlement_id, grant_id
+from pybaton.model.structure import child_types
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, annotation_trait_pb2, resource_pb2
 from pybaton.sync import SyncOptions, SyncResult, sync
 from pybaton.testing.wrap import AfterCalls, Call, CallCounter, interrupt, wrap_connector
@@ -361,7 +362,7 @@ class ConnectorWalk:
                                      lambda pt, s=syncer, p=parent: s.list(p, pt),  # type: ignore[misc]
                                      lambda r: f"{r.id.resource_type}:{r.id.resource}"):
                 resources.append((syncer, res))
-                queue.extend((child, res.id) for child in _child_types(res) if child in syncers)
+                queue.extend((child, res.id) for child in child_types(res) if child in syncers)
         for syncer, res in resources:
             if not _skips_access(syncer, res):
                 self._access_of(syncer, res)
@@ -417,17 +418,6 @@ def walk(factory: ConnectorFactory, page_size: int, max_pages: int) -> Connector
         return ConnectorWalk(connector, page_size, max_pages)
     finally:
         connector.close()
-
-
-def _child_types(res: resource_pb2.Resource) -> list[str]:
-    url = ann.type_url(annotation_resource_tree_pb2.ChildResourceType)
-    out = []
-    for a in res.annotations:
-        if a.type_url == url:
-            child = annotation_resource_tree_pb2.ChildResourceType()
-            a.Unpack(child)
-            out.append(child.resource_type_id)
-    return out
 
 
 def _skips_access(syncer: ResourceSyncer, res: resource_pb2.Resource) -> bool:
