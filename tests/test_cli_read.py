@@ -624,3 +624,27 @@ def test_stats_of_the_first_sync(cli: Any) -> None:
     assert stats["resources"] == str(len(load(FIXTURES / "demo-two-syncs.sync1.resources.json")["resources"]))
     assert stats["grants"] == str(len(load(FIXTURES / "demo-two-syncs.sync1.grants.json")["grants"]))
     assert result.json()["id"] == first_sync_id(c1z)
+
+
+def test_principals_console_and_csv_mark_direct_and_inherited_holders(cli: Any) -> None:
+    """Derived grants (GrantImmutable with sources elsewhere) read "inherited"; the JSON stays Go's."""
+    import csv
+    import io
+
+    from pybaton.model import annotations as ann
+    from pybaton.pb.c1.connector.v2 import annotation_grant_pb2
+
+    path = FIXTURES / "ldap.c1z"
+    ent = "group:cn=engineering,ou=groups,dc=example,dc=org:member"
+    with C1ZFile.open(path) as c1z:
+        expected = {}
+        for g in SyncReader.of(c1z).grants(entitlement_id=ent):
+            derived = ann.has(g.annotations, annotation_grant_pb2.GrantImmutable) and ent not in g.sources.sources
+            expected[g.principal.id.resource] = "inherited" if derived else "direct"
+    assert set(expected.values()) == {"direct", "inherited"}
+    result = cli("-f", path, "-o", "csv", "principals", "-e", ent)
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert {r["resource_id"]: r["access"] for r in rows} == expected
+    as_json = cli("-f", path, "-o", "json", "principals", "-e", ent).json()
+    assert all("access" not in p for p in as_json["resources"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pybaton.c1z import SyncReader, access
 from pybaton.c1z.syncs import parse_time
 from pybaton.cli.render import Column
 from pybaton.pb.baton.v1 import outputs_pb2
@@ -106,3 +107,12 @@ SYNC_COLUMNS: tuple[Column[SyncOut], ...] = (
     Column("Parent ID", "parent_sync_id", lambda r: r.parent_sync_id),
     Column("Token", "sync_token", lambda r: r.sync_token),
 )
+
+
+def principal_access_column(reader: SyncReader, entitlement_id: str) -> Column[ResOut]:
+    """An "Access" column (direct / inherited) for the ``principals -e`` listing; its JSON stays Go's.
+
+    Build it while the reader is open and append it to the listing's columns.
+    """
+    marks = access.principal_marks(reader, entitlement_id)
+    return Column("Access", "access", lambda r: marks.get((r.resource.id.resource_type, r.resource.id.resource), ""))

@@ -152,7 +152,10 @@ def principals_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, re
     with open_reader(opts) as reader:
         out = outputs.principals(reader, warning_line, entitlement_id=entitlement_id,
                                  resource_type=resource_type, resource_id=resource_id)
-    show(opts, out, Listing("Principals", "principals", columns.RESOURCE_COLUMNS, out.resources))
+        cols = list(columns.RESOURCE_COLUMNS)
+        if entitlement_id:  # console/csv say direct or inherited; the JSON stays Go's
+            cols.append(columns.principal_access_column(reader, entitlement_id))
+    show(opts, out, Listing("Principals", "principals", cols, out.resources))
 
 
 def stats_cmd(ctx: typer.Context, file: FileOpt = None, output: OutputOpt = None,

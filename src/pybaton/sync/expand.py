@@ -24,12 +24,14 @@ sets are Python sets of small ints, kept only while an entitlement still feeds
 one not yet expanded; SQLite assembles the derived grants itself from
 precomputed pieces (:mod:`pybaton.sync.expand_store`), entitlement by
 entitlement in principal order, which keeps its index inserts nearly
-sequential; and a big expansion drops the indexes that take random inserts and
-rebuilds them with one sort at the end.
+sequential; and a big expansion drops the one index that takes random inserts
+(by principal) and rebuilds it with one sort at the end.
 
 Resume: the run is deterministic for a given file, so the checkpoint only
-records how many destination entitlements (and rows of the current one) are
-written, plus the row-id *boundary* below which rows predate expansion. On
+records how many destination entitlements (and chunks of the current one) are
+written, plus the row-id *boundary* below which rows predate expansion (rows
+above it are derived grants this expansion wrote, so they are never mistaken
+for direct ones). On
 resume everything is recomputed in memory and writing continues where it
 stopped; upserts make a redone batch harmless.
 """
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -61,7 +64,7 @@ COMMIT_ROWS = 500_000
 COMMIT_SECONDS = 5.0
 # Principals per INSERT statement; bounds memory for a destination with millions of holders.
 CHUNK_ROWS = 50_000
-# Expansions writing at least this many rows, and a quarter of the table, rebuild some indexes afterwards.
+# Expansions writing at least this many rows, and a quarter of the table, rebuild the principal index afterwards.
 BULK_MIN_ROWS = 200_000
 
 HolderSet = set[int] | frozenset[int]
@@ -187,6 +190,19 @@ class _Batcher:
             self._since = time.monotonic()
 
 
+def _destinations(layout: Plan, holders: _Holders) -> Iterator[tuple[int, int]]:
+    """Walk the plan: compute each component's holders, yield ``(position, entitlement)`` for every
+    entitlement that receives grants, then let the component's sources go."""
+    position = 0
+    for comp in layout.components:
+        holders.compute(comp)
+        for member in comp.members:
+            if holders.into[member]:
+                yield position, member
+                position += 1
+        holders.release(comp)
+
+
 def _groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], holders: _Holders,
             out: DerivedWriter) -> list[tuple[bytes, list[int]]]:
     """The derived principals of one destination, grouped by their sources (which fix the bytes after the id).
@@ -267,24 +283,17 @@ class _Run:
                    layout: Plan) -> int:
         """How many derived grants are still to write: a dry walk (set arithmetic only)."""
         holders = _Holders(graph, direct, people)
-        total = position = 0
-        for comp in layout.components:
-            holders.compute(comp)
-            for member in comp.members:
-                if holders.into[member]:
-                    if position >= int(self.state["done"]):
-                        total += len(holders.held(member)) - len(direct[member] & holders.held(member))
-                    position += 1
-            holders.release(comp)
-        return total
+        done = int(self.state["done"])
+        return sum(len(holders.held(ent)) - len(direct[ent]) for position, ent in _destinations(layout, holders)
+                   if position >= done)
 
     @contextlib.contextmanager
     def _step(self, what: str) -> Iterator[None]:
         """Log how long each step takes (debug level): where the time goes on a big file."""
         started, cpu = time.monotonic(), time.process_time()
         yield
-        log.debug("grant expansion: %s took %.2fs (cpu %.2fs)", what, time.monotonic() - started,
-                  time.process_time() - cpu)
+        log.debug("grant expansion: %s took %.2fs (cpu %.2fs, peak rss %d MB)", what, time.monotonic() - started,
+                  time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
     def run(self) -> ExpansionStats:
         with self._step("loading the graph"):
@@ -293,8 +302,7 @@ class _Run:
             self._check_plan(graph, boundary)
         with self._step("loading holders"):
             prior = store.load_prior_derived(self.conn, self.sync_id, boundary)
-            people = Principals()
-            direct = store.load_direct(self.conn, self.sync_id, boundary, graph, prior, people)
+            people, direct = store.load_direct(self.writer, self.conn, self.sync_id, boundary, graph, prior)
         with self._step("planning"):
             layout = plan(graph, self.max_depth)
             self._report_depth(graph, layout)
@@ -302,8 +310,8 @@ class _Run:
             remaining = self._remaining(graph, direct, people, layout)
             self.stats.bulk = remaining >= BULK_MIN_ROWS and remaining * 4 >= boundary
         with self._step("preparing the writer"):
-            out = DerivedWriter(self.conn, people, store.load_parents(self.conn, self.sync_id, people), graph,
-                                self.sync_id, self.now)
+            out = DerivedWriter(self.writer, self.conn, people, store.load_parents(self.conn, self.sync_id, people),
+                                graph, self.now)
         try:
             self._write(graph, layout, _Holders(graph, direct, people), out, prior)
         finally:
@@ -330,18 +338,12 @@ class _Run:
         total = len(layout.destinations(holders.into))
         if self.progress is not None:
             self.progress.phase("grant expansion", total)
-        position = 0
-        for comp in layout.components:
-            holders.compute(comp)
-            for member in comp.members:
-                if not holders.into[member]:
-                    continue
-                if position >= int(self.state["done"]):
-                    self._expand_destination(member, holders, out, prior, batch, position)
-                position += 1
-                if self.progress is not None:
-                    self.progress.advance(1)
-            holders.release(comp)
+        done = int(self.state["done"])
+        for position, ent in _destinations(layout, holders):
+            if position >= done:
+                self._expand_destination(ent, holders, out, prior, batch, position)
+            if self.progress is not None:
+                self.progress.advance(1)
         self.stats.destinations = total
 
     def _destination(self, ent: int, graph: EntitlementGraph) -> Destination | None:

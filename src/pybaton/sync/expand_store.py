@@ -1,7 +1,8 @@
 """Grant expansion's side of the store: what it reads, and how it writes derived grants fast.
 
-Reading touches only indexed columns, except for the few grants that might be
-*derived* already (a Go-expanded file, an interrupted run), which carry a
+Reading touches only the grants' id columns (entitlement, principal type and
+id), never their messages, except for the few grants that might be *derived*
+already (a Go-expanded file, an interrupted run), which carry a
 ``GrantImmutable`` annotation and are found by SQLite before any message is
 parsed.
 
@@ -19,13 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
 from pybaton.c1z import SyncWriter, schema
 from pybaton.c1z.writer import GrantRow
+from pybaton.errors import C1ZFormatError
 from pybaton.model import annotations as ann
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2
 from pybaton.sync import expand_wire as wire
@@ -37,12 +39,11 @@ _EXPANDABLE_MARK = b"c1.connector.v2.GrantExpandable"
 _IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
 _EXPANDABLE_URL = ann.type_url(annotation_grant_pb2.GrantExpandable)
 
-# Indexes whose incremental upkeep costs most during a bulk expansion (the principal index takes
-# random inserts); they are dropped for a big expansion and rebuilt by one sort at the end. The
-# unique id index (upserts need it) and the entitlement+principal index (merges look grants up
-# with it) stay.
-BULK_DROPPED_INDEXES = ("idx_grants_principal_id_v1", "idx_grants_resource_type_id_resource_id_v1",
-                        "idx_grants_entitlement_sync_grant_v1")
+# The index whose incremental upkeep costs most in a bulk expansion: grants are written entitlement
+# by entitlement, so every other grant index takes (nearly) ordered inserts, but this one takes
+# random ones. A big expansion drops it and rebuilds it with one sort at the end (measured: cheaper
+# than dropping more, since the others then cost a full sort of the table each).
+BULK_DROPPED_INDEXES = ("idx_grants_principal_id_v1",)
 
 PriorDerived = dict[str, dict[tuple[str, str], str]]
 
@@ -174,55 +175,82 @@ def load_prior_derived(conn: sqlite3.Connection, sync_id: str, boundary: int) ->
     return found
 
 
+_UNIT = "\x1f"  # joins a principal's type and id into one key string
+_RECORD = "\x1e"  # joins keys in SQLite's group_concat
+
+
+def principal_key(ptype: str, pid: str) -> str:
+    """One string per principal (cheaper to hash and compare than a tuple, a million times over)."""
+    if _UNIT in ptype:
+        raise C1ZFormatError(f"resource type id {ptype!r} contains a control character (U+001F)")
+    return ptype + _UNIT + pid
+
+
 @dataclass
 class Principals:
-    """Principals interned to ints, renumbered in ``type:id`` order so that sorted ints are sorted grant ids."""
+    """Principals numbered in ``type:id`` order, so that sorted numbers are sorted grant ids."""
 
     types: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
-    index: dict[tuple[str, str], int] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)
 
-    def intern(self, ptype: str, pid: str) -> int:
-        key = (ptype, pid)
-        found = self.index.get(key)
-        if found is None:
-            found = len(self.types)
-            self.index[key] = found
-            self.types.append(ptype)
-            self.ids.append(pid)
-        return found
-
-    def renumber(self) -> list[int]:
-        """Sort by ``type:id``; return old number -> new number."""
-        order = sorted(range(len(self.types)), key=lambda i: f"{self.types[i]}:{self.ids[i]}")
-        rank = [0] * len(order)
-        for new, old in enumerate(order):
-            rank[old] = new
-        self.types = [self.types[i] for i in order]
-        self.ids = [self.ids[i] for i in order]
-        self.index = {key: n for n, key in enumerate(zip(self.types, self.ids, strict=True))}
-        return rank
+    @classmethod
+    def from_keys(cls, keys: Iterable[str]) -> Principals:
+        ordered = sorted(keys, key=lambda k: k.replace(_UNIT, ":", 1))
+        people = cls(index={k: n for n, k in enumerate(ordered)})
+        for key in ordered:
+            ptype, _, pid = key.partition(_UNIT)
+            people.types.append(ptype)
+            people.ids.append(pid)
+        return people
 
 
-def load_direct(conn: sqlite3.Connection, sync_id: str, boundary: int, graph: EntitlementGraph,
-                prior: PriorDerived, people: Principals) -> list[frozenset[int]]:
-    """Direct holders of every graph entitlement: grants from the connector, not derived ones."""
-    direct: list[list[int]] = [[] for _ in graph.ids]
-    conn.execute("create temp table if not exists pybaton_expand_ents (id text primary key)")
-    conn.execute("delete from temp.pybaton_expand_ents")
-    conn.executemany("insert into temp.pybaton_expand_ents values (?)", ((i,) for i in graph.ids))
+def _fill_temp_entitlements(writer: SyncWriter, conn: sqlite3.Connection, graph: EntitlementGraph) -> None:
+    conn.execute("create temp table if not exists pybaton_expand_ents (n integer primary key, id text unique)")
+    with writer.transaction():
+        conn.execute("delete from temp.pybaton_expand_ents")
+        conn.executemany("insert into temp.pybaton_expand_ents values (?, ?)", enumerate(graph.ids))
+
+
+def _keys_of(conn: sqlite3.Connection, sync_id: str, boundary: int, entitlement_id: str) -> list[str]:
+    """The principal keys of one entitlement, row by row (when ids hold the characters the fast path joins with)."""
+    return [principal_key(t, i) for t, i in conn.execute(
+        "select principal_resource_type_id, principal_resource_id from v1_grants "
+        "where entitlement_id = ? and sync_id = ? and id <= ?", (entitlement_id, sync_id, boundary))]
+
+
+def _direct_keys(writer: SyncWriter, conn: sqlite3.Connection, sync_id: str, boundary: int,
+                 graph: EntitlementGraph) -> dict[int, list[str]]:
+    """Principal keys of every graph entitlement, one joined string per entitlement from SQLite."""
+    _fill_temp_entitlements(writer, conn, graph)
+    found: dict[int, list[str]] = {}
     try:
-        for ent, ptype, pid in conn.execute(
-                "select g.entitlement_id, g.principal_resource_type_id, g.principal_resource_id "
-                "from temp.pybaton_expand_ents e join v1_grants g on g.entitlement_id = e.id "
-                "where g.sync_id = ? and g.id <= ?", (sync_id, boundary)):
-            skip = prior.get(ent)
-            if not skip or (ptype, pid) not in skip:
-                direct[graph.index[ent]].append(people.intern(ptype, pid))
+        for n, count, joined in conn.execute(
+                "select e.n, count(*), group_concat(g.principal_resource_type_id || char(31) || "
+                "g.principal_resource_id, char(30)) from temp.pybaton_expand_ents e "
+                "join v1_grants g on g.entitlement_id = e.id where g.sync_id = ? and g.id <= ? group by e.n",
+                (sync_id, boundary)):
+            keys = joined.split(_RECORD)
+            if len(keys) != count or joined.count(_UNIT) != count:
+                keys = _keys_of(conn, sync_id, boundary, graph.ids[n])
+            found[n] = keys
     finally:
-        conn.execute("drop table temp.pybaton_expand_ents")
-    rank = people.renumber()
-    return [frozenset(rank[p] for p in holders) for holders in direct]
+        conn.execute("drop table if exists temp.pybaton_expand_ents")
+    return found
+
+
+def load_direct(writer: SyncWriter, conn: sqlite3.Connection, sync_id: str, boundary: int,
+                graph: EntitlementGraph, prior: PriorDerived) -> tuple[Principals, list[frozenset[int]]]:
+    """Direct holders of every graph entitlement (grants from the connector, not derived ones), numbered."""
+    keys = _direct_keys(writer, conn, sync_id, boundary, graph)
+    for ent, derived in prior.items():
+        n = graph.index.get(ent)
+        if n is not None and n in keys:
+            skip = {principal_key(*p) for p in derived}
+            keys[n] = [k for k in keys[n] if k not in skip]
+    people = Principals.from_keys(set().union(*keys.values()))
+    number = people.index.__getitem__
+    return people, [frozenset(map(number, keys.get(n, ()))) for n in range(len(graph.ids))]
 
 
 def load_parents(conn: sqlite3.Connection, sync_id: str, people: Principals) -> dict[int, tuple[str, str]]:
@@ -231,7 +259,7 @@ def load_parents(conn: sqlite3.Connection, sync_id: str, people: Principals) -> 
     for rtype, key, ptype, pid in conn.execute(
             "select resource_type_id, external_id, parent_resource_type_id, parent_resource_id from v1_resources "
             "where sync_id = ? and parent_resource_id is not null and parent_resource_id != ''", (sync_id,)):
-        idx = people.index.get((rtype, key[len(rtype) + 1:]))
+        idx = people.index.get(principal_key(rtype, key[len(rtype) + 1:]))
         if idx is not None:
             parents[idx] = (ptype or "", pid)
     return parents
@@ -271,24 +299,28 @@ on conflict (external_id, sync_id) do update set {_UPDATE}
 class DerivedWriter:
     """Writes derived grants with SQLite assembling the bytes (see the module doc)."""
 
-    def __init__(self, conn: sqlite3.Connection, people: Principals, parents: dict[int, tuple[str, str]],
-                 graph: EntitlementGraph, sync_id: str, now: str) -> None:
+    def __init__(self, writer: SyncWriter, conn: sqlite3.Connection, people: Principals,
+                 parents: dict[int, tuple[str, str]], graph: EntitlementGraph, now: str) -> None:
         self._conn = conn
-        self._sync_id = sync_id
+        self._sync_id = writer.sync_id
         self._now = now
         self._tails: dict[tuple[tuple[str, bool], ...], bytes] = {}
         suffixes = [f":{t}:{i}".encode() for t, i in zip(people.types, people.ids, strict=True)]
+        longest = max((len(e.encode()) for e in graph.ids), default=0) + max(map(len, suffixes), default=0)
+        # Every derived grant reads one member row: give the temp schema a cache that holds them
+        # (its default one is tiny).
+        conn.execute("pragma temp.cache_size = -65536")
         conn.execute("create temp table if not exists pybaton_expand_members (n integer primary key, ptype text, "
                      "pid text, suffix text, suffix_len integer, principal blob)")
-        conn.execute("delete from temp.pybaton_expand_members")
-        conn.executemany("insert into temp.pybaton_expand_members values (?, ?, ?, ?, ?, ?)", (
-            (n, t, i, s.decode(), len(s), wire.principal_field(t, i, parents.get(n)))
-            for n, (t, i, s) in enumerate(zip(people.types, people.ids, suffixes, strict=True))))
-        longest = max((len(e.encode()) for e in graph.ids), default=0) + max(map(len, suffixes), default=0)
         conn.execute("create temp table if not exists pybaton_expand_varint (n integer primary key, b blob)")
-        conn.execute("delete from temp.pybaton_expand_varint")
-        conn.executemany("insert into temp.pybaton_expand_varint values (?, ?)",
-                         ((n, wire.varint(n)) for n in range(longest + 1)))
+        with writer.transaction():
+            conn.execute("delete from temp.pybaton_expand_members")
+            conn.executemany("insert into temp.pybaton_expand_members values (?, ?, ?, ?, ?, ?)", (
+                (n, t, i, s.decode(), len(s), wire.principal_field(t, i, parents.get(n)))
+                for n, (t, i, s) in enumerate(zip(people.types, people.ids, suffixes, strict=True))))
+            conn.execute("delete from temp.pybaton_expand_varint")
+            conn.executemany("insert into temp.pybaton_expand_varint values (?, ?)",
+                             ((n, wire.varint(n)) for n in range(longest + 1)))
 
     def tail(self, sources: tuple[tuple[str, bool], ...]) -> bytes:
         """The bytes after the id: the ``GrantImmutable`` annotation and the sources map."""
