@@ -81,15 +81,22 @@ def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | Non
     options = options or SyncOptions()
     if not path.parent.is_dir():
         raise UserError(f"{path}: directory {path.parent} does not exist")
+    # Credentials and config are checked before any file is touched, so a wrong
+    # password leaves nothing behind (no working copy to resume).
+    connector.validate()
     workdir = work_dir_for(path)
-    with _locked(workdir):
-        c1z = _open_work(path, workdir)
-        try:
-            result = SyncEngine(connector, c1z, options, progress or LogProgress()).run()
-        except BaseException:
-            c1z.close(discard_workdir=False)
-            raise
-        c1z.close(discard_workdir=False)
+    fresh_workdir = not workdir.exists()
+    try:
+        with _locked(workdir):
+            c1z = _open_work(path, workdir)
+            try:
+                result = SyncEngine(connector, c1z, options, progress or LogProgress()).run()
+            finally:
+                c1z.close(discard_workdir=False)
+    except BaseException:
+        if fresh_workdir and not (workdir / "db.sqlite").exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # nothing was written: nothing to resume
+        raise
     shutil.rmtree(workdir, ignore_errors=True)
     return result
 
@@ -136,7 +143,6 @@ class SyncEngine:
         self.writer = SyncWriter(self.c1z, run.sync_id)
         log.info("%s sync %s into %s", "resuming" if resumed else "starting", run.sync_id, self.c1z.path)
         try:
-            self.connector.validate()
             if self.options.sync_resources:
                 self._targeted()
             else:
