@@ -83,12 +83,13 @@ def seed(client: ScimClient, users: int, groups: int, members: int, parallel: in
     return len(user_ids), len(group_ids)
 
 
-def run_sync(url: str, token: str, out: Path, workers: int, page_size: int) -> dict[str, Any]:
+def run_sync(url: str, token: str, out: Path, workers: int, page_size: int, members_in_list: bool) -> dict[str, Any]:
     """In a child process: sync, then report figures as one JSON line (RSS of that process alone)."""
     from pybaton.connectors.scim import ScimConfig, ScimConnector
     from pybaton.sync import SyncOptions, sync
 
-    connector = ScimConnector(ScimConfig(url=url, token=token))  # type: ignore[arg-type]
+    connector = ScimConnector(ScimConfig(url=url, token=token,  # type: ignore[arg-type]
+                                         members_in_list=members_in_list))
     started = time.perf_counter()
     try:
         result = sync(connector, out, SyncOptions(workers=workers, page_size=page_size))
@@ -100,8 +101,8 @@ def run_sync(url: str, token: str, out: Path, workers: int, page_size: int) -> d
 
 
 def child(argv: list[str]) -> None:
-    url, token, out, workers, page_size = argv
-    print(json.dumps(run_sync(url, token, Path(out), int(workers), int(page_size))))
+    url, token, out, workers, page_size, members = argv
+    print(json.dumps(run_sync(url, token, Path(out), int(workers), int(page_size), members == "1")))
 
 
 def main() -> None:
@@ -122,16 +123,23 @@ def main() -> None:
         n_users, n_groups = seed(ScimClient(http), args.users, args.groups, args.members, args.seed_parallel)
         print(f"seeded {n_users:,} users and {n_groups:,} groups ({args.members} members each, 4 in 5 nested) "
               f"over /Bulk in {time.perf_counter() - started:.1f} s ({http.stats.requests} requests)")
+        started = time.perf_counter()
+        listed = sum(1 for _ in ScimClient(http).iterate("User", args.page_size))
+        print(f"server floor: listing {listed:,} users alone in pages of {args.page_size} takes "
+              f"{time.perf_counter() - started:.1f} s (scim2-server filters and sorts its whole store per page)")
         http.close()
-        for workers in (int(w) for w in args.workers.split(",")):
-            out = Path(tmp) / f"scim-{workers}.c1z"
+        runs = [(int(w), m) for m in (True, False) for w in args.workers.split(",")]
+        for workers, members in runs:
+            out = Path(tmp) / f"scim-{workers}-{members}.c1z"
             proc = subprocess.run([sys.executable, __file__, "--child", server.base_url, server.token, str(out),
-                                   str(workers), str(args.page_size)], capture_output=True, text=True)
+                                   str(workers), str(args.page_size), "1" if members else "0"],
+                                  capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"sync failed:\n{proc.stderr[-3000:]}")
             fig = json.loads(proc.stdout.strip().splitlines()[-1])
             stats = fig["stats"]
-            print(f"sync scim (workers {workers}, page size {args.page_size}): {fig['seconds']:.1f} s, "
+            how = "members from the group listing" if members else "--no-members-in-list: GET per group"
+            print(f"sync scim ({how}, workers {workers}, page size {args.page_size}): {fig['seconds']:.1f} s, "
                   f"{fig['requests']:,} HTTP requests ({fig['retries']} retries), peak RSS "
                   f"{fig['peak_rss_mb']:.0f} MB; {stats.get('resources', 0):,} resources, "
                   f"{stats.get('grants', 0):,} grants (expansion included)")

@@ -8,7 +8,6 @@ retries and resume must lose and duplicate nothing.
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +85,21 @@ def test_rest_app_sync_uses_every_pagination_strategy(rest_env: RestApp, tmp_pat
     assert project is not None and project.parent_resource_id.resource == "a1"
 
 
+def test_pages_capped_by_the_server_still_reach_the_total(rest_env: RestApp, tmp_path: Path) -> None:
+    """The app serves at most 25 users a page; asking for 50 must not end the listing after one page."""
+    capped = tmp_path / "capped.yml"
+    capped.write_text(REST_CONFIG.read_text().replace("page_size: 20", "page_size: 50"))
+    users = connector(capped).syncers()[0]
+    token, seen = "", []
+    while True:
+        page = users.list(None, PageToken(token, 50))
+        seen += [r.id.resource for r in page.items]
+        if not page.next_token:
+            break
+        token = page.next_token
+    assert seen == [u["id"] for u in rest_env.data.users]
+
+
 def test_user_trait_mapping(rest_env: RestApp) -> None:
     from pybaton.connectors.scim.syncers import user_trait_of
 
@@ -161,10 +175,15 @@ def _env(monkeypatch: pytest.MonkeyPatch, app: RestApp) -> None:
 
 
 @pytest.mark.servers
-@pytest.mark.xdist_group("scim")
 def test_scim_server_through_the_meta_connector_matches_the_scim_connector(
-        scim_server: ScimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    tenant = f"h{os.getpid()}x"
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server of its own: both syncs must see exactly the same data."""
+    with ScimServer() as scim_server:
+        _meta_vs_native(scim_server, tmp_path, monkeypatch)
+
+
+def _meta_vs_native(scim_server: ScimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = "h"
     users = [scim_server.request("POST", "Users", {"schemas": [USER_SCHEMA], "userName": f"{tenant}{i}",
                                                    "active": i != 3})[1]["id"] for i in range(13)]
     inner = scim_server.request("POST", "Groups", {"schemas": [GROUP_SCHEMA], "displayName": f"{tenant}-inner",
@@ -224,10 +243,10 @@ def test_unknown_keys_warn_with_line_and_fail_when_strict() -> None:
 
 def test_expression_errors_name_the_line() -> None:
     loaded = loads(BASE.replace('id: "cel: item.id"', 'id: "cel: item.id +"'))
-    with pytest.raises(ConfigError, match=r"api.yml:10: resource_types.user.list.map.id.*does not compile"):
+    with pytest.raises(ConfigError, match=r"api.yml:11: resource_types.user.list.map.id.*does not compile"):
         compile_config(loaded)
     unknown = loads(BASE.replace('id: "cel: item.id"', 'id: "cel: principal.id"'))
-    with pytest.raises(ConfigError, match="unknown name.*principal"):
+    with pytest.raises(ConfigError, match=r"unknown name.*principal"):
         compile_config(unknown)
 
 

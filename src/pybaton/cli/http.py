@@ -48,9 +48,9 @@ def describe(compiled: Compiled) -> list[str]:
 def validate_cmd(config: ConfigOpt, strict: StrictOpt = False) -> None:
     """Check a config offline; print what it describes, or every problem with its line."""
     loaded = cfg.read(config, strict=strict)
-    compiled = compile_config(loaded, check_env=False)
     for issue in loaded.issues:
         typer.echo(f"warning: {issue}", err=True)
+    compiled = compile_config(loaded, check_env=False)
     for warning in compiled.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"{config}: valid baton-http config for {compiled.config.app_name!r}, "

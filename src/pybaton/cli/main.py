@@ -21,7 +21,7 @@ from typing import Annotated, NoReturn
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from pybaton.cli import http, provision, read, sql, sync
+from pybaton.cli import analysis, http, provision, read, reconcile, sql, sync
 from pybaton.cli.options import (
     DEFAULT_FILE,
     GlobalOptions,
@@ -44,7 +44,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (read, sync, provision, sql, http)
+COMMAND_MODULES: tuple[ModuleType, ...] = (read, sync, provision, sql, http, analysis, reconcile)
 
 
 def _version(value: bool) -> None:

@@ -25,7 +25,7 @@ from pybaton.cli.options import DEFAULT_FILE, GlobalOptions
 from pybaton.cli.sync import PASS_THROUGH
 from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.config import ConnectorConfig, load_config
-from pybaton.connector.runner import RuntimeFlags, flags_parser, execute
+from pybaton.connector.runner import RuntimeFlags, execute, flags_parser
 from pybaton.errors import UsageError, UserError
 from pybaton.provision.audit import default_audit_path, record_refusal
 from pybaton.provision.oneshot import ProvisioningFlags, audit_path

@@ -10,6 +10,7 @@ prints.
 from __future__ import annotations
 
 import graphlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -133,14 +134,13 @@ def sync_order(types: Mapping[str, cfg.ResourceType]) -> list[str]:
 class TypeCompiler:
     """Compiles one resource type; ``c`` collects the problems of the whole file."""
 
-    def __init__(self, c: ValueCompiler, loaded: cfg.LoadedConfig, rules: StatusRules) -> None:
+    def __init__(self, c: ValueCompiler, rules: StatusRules) -> None:
         self.c = c
-        self.loaded = loaded
         self.rules = rules
 
     def site(self, *path: str | int) -> str:
-        full = ("resource_types", *path)
-        return f"{self.loaded.where(full)}: {dotted(full)}"
+        """A dotted config path; the compiler adds its file and line where it reports or raises."""
+        return dotted(("resource_types", *path))
 
     def compile(self, type_id: str, rt: cfg.ResourceType, children: list[str]) -> TypeSpec:
         rules = {**self.rules, **status_rules(rt.error_handling)}
@@ -205,12 +205,17 @@ class TypeCompiler:
             actions.get("grant"), actions.get("revoke"))
 
 
+def undotted(site: str) -> tuple[str | int, ...]:
+    """``resource_types.user.list.map.id`` / ``a[0].b`` back into a key path (for line numbers)."""
+    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"\[\d+\]|[^.\[\]]+", site))
+
+
 def compile_config(loaded: cfg.LoadedConfig, *, env: Mapping[str, str] | None = None,
                    check_env: bool = True) -> Compiled:
     """Every type compiled, in sync order; one :class:`ConfigError` lists all the problems."""
     config = loaded.config
-    c = ValueCompiler(env, check_env)
-    types = TypeCompiler(c, loaded, status_rules(config.error_handling))
+    c = ValueCompiler(env, check_env, locate=lambda site: f"{loaded.where(undotted(site))}: {site}")
+    types = TypeCompiler(c, status_rules(config.error_handling))
     children: dict[str, list[str]] = {}
     for name, rt in config.resource_types.items():
         if rt.parent:

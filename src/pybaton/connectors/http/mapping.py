@@ -82,7 +82,7 @@ class TraitBuilder:
             return None
         chosen = [(k, getattr(traits, k)) for k in _TRAIT_MESSAGES if getattr(traits, k) is not None]
         if len(chosen) > 1:
-            c.problems.append(f"{site}.traits: one trait per resource type ({', '.join(k for k, _ in chosen)} given)")
+            c.problem(f"{site}.traits", f"one trait per resource type ({', '.join(k for k, _ in chosen)} given)")
         if not chosen:
             return None
         kind, spec = chosen[0]
@@ -127,7 +127,7 @@ class ResourceBuilder:
     def compile(cls, c: ValueCompiler, site: str, type_id: str, spec: cfg.ResourceMap | cfg.StaticResource,
                 names: tuple[str, ...], child_types: Sequence[str] = ()) -> ResourceBuilder:
         if not spec.id:
-            c.problems.append(f"{site}.id is required")
+            c.problem(f"{site}.id", "is required")
         return cls(site, type_id, c.compile(spec.id, f"{site}.id", names),
                    c.optional(spec.display_name, f"{site}.display_name", names),
                    c.optional(spec.description, f"{site}.description", names),
@@ -162,7 +162,7 @@ class EntitlementBuilder:
     def compile(cls, c: ValueCompiler, site: str, spec: cfg.EntitlementMap, names: tuple[str, ...]
                 ) -> EntitlementBuilder:
         if not spec.id:
-            c.problems.append(f"{site}.id is required")
+            c.problem(f"{site}.id", "is required")
         return cls(site, c.compile(spec.id, f"{site}.id", names),
                    c.optional(spec.display_name, f"{site}.display_name", names),
                    c.optional(spec.description, f"{site}.description", names),
@@ -214,7 +214,7 @@ class GrantBuilder:
     def compile(cls, c: ValueCompiler, site: str, spec: cfg.GrantMap, names: tuple[str, ...]) -> GrantBuilder:
         for key in ("principal_id", "principal_type", "entitlement_id"):
             if not getattr(spec, key):
-                c.problems.append(f"{site}.{key} is required")
+                c.problem(f"{site}.{key}", "is required")
         expand = spec.expandable or cfg.Expandable.model_validate({})
         return cls(site, c.compile(spec.principal_id, f"{site}.principal_id", names),
                    c.compile(spec.principal_type, f"{site}.principal_type", names),

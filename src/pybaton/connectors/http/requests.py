@@ -73,11 +73,11 @@ class Endpoint:
                 response: cfg.Response | None = None, pagination: cfg.Pagination | None = None,
                 rules: StatusRules | None = None) -> Endpoint:
         if not request.url:
-            compiler.problems.append(f"{site}: request.url is required")
+            compiler.problem(f"{site}.request.url", "is required")
         item_names = (*names, "item", "response", "cols")
         response = response or cfg.Response.model_validate({})
         return cls(
-            site=site, method=request.method.upper() or "GET",
+            site=compiler.locate(site), method=request.method.upper() or "GET",
             url=compiler.compile(request.url, f"{site}.request.url", names, url=True),
             headers={k: compiler.compile(v, f"{site}.request.headers.{k}", names) for k, v in request.headers.items()},
             params={k: compiler.compile(v, f"{site}.request.query_params.{k}", names)
@@ -139,16 +139,19 @@ class Endpoint:
         return [item for item in found or []
                 if not truth(self.skip_if, {**base, "item": item}, f"{self.site}.response.skip_if")]
 
+    def _more(self, body: Any, got: int, size: int, seen: int) -> bool:
+        total = dig(body, self.paging.total_path) if self.paging.total_path else None
+        return _more_pages(total, got, size, seen)
+
     def _next(self, strategy: str, state: dict[str, Any], size: int, got: int, body: Any,
               response: httpx.Response) -> str:
         p = self.paging
         if strategy == "offset":
             nxt = state.get("o", p.start_offset) + got
-            return _dump({"o": nxt}) if got >= size and not _past_total(body, p.total_path, nxt) else ""
+            return _dump({"o": nxt}) if self._more(body, got, size, nxt - p.start_offset) else ""
         if strategy == "page":
-            page = state.get("p", p.start_page)
-            seen = (page - p.start_page + 1) * size
-            return _dump({"p": page + 1}) if got >= size and got and not _past_total(body, p.total_path, seen) else ""
+            page, seen = state.get("p", p.start_page), state.get("n", 0) + got
+            return _dump({"p": page + 1, "n": seen}) if self._more(body, got, size, seen) else ""
         if strategy == "cursor":
             cursor = dig(body, p.cursor_path) if p.cursor_path else response.headers.get(p.cursor_param)
             return _dump({"c": str(cursor)}) if cursor not in (None, "") and got else ""
@@ -156,6 +159,14 @@ class Endpoint:
             link = dig(body, p.next_link_path) if p.next_link_path else response.links.get("next", {}).get("url")
             return _dump({"u": str(link)}) if link and got else ""
         return ""
+
+
+def _more_pages(total: Any, got: int, size: int, seen: int) -> bool:
+    """With a known total, keep going until it is reached (an API may cap pages below our size);
+    without one, a short page is the last."""
+    if isinstance(total, int):
+        return got > 0 and seen < total
+    return got >= size > 0
 
 
 def _response_view(response: httpx.Response, body: Any) -> dict[str, Any]:
@@ -171,13 +182,6 @@ def response_env(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         body = response.text
     return _response_view(response, body)
-
-
-def _past_total(body: Any, total_path: str, seen: int) -> bool:
-    if not total_path:
-        return False
-    total = dig(body, total_path)
-    return isinstance(total, int) and seen >= total
 
 
 def _as_list(value: Any) -> list[Any]:

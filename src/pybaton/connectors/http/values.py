@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -31,7 +31,6 @@ from pybaton.connectors.sql import functions
 from pybaton.connectors.sql.expr import (
     STANDARD_FUNCTIONS,
     CelExpression,
-    Compiler,
     ConstExpression,
     Expression,
     ExpressionError,
@@ -133,20 +132,22 @@ class ValueCompiler:
 
     env: Mapping[str, str] | None = None
     check_env: bool = True
+    locate: Callable[[str], str] = field(default=str)
 
     def __post_init__(self) -> None:
-        self.cel = Compiler()
+        self.problems: list[str] = []
         self.warnings: list[str] = []
 
-    @property
-    def problems(self) -> list[str]:
-        return self.cel.problems
+    def problem(self, site: str, message: str) -> None:
+        """Record a problem at ``site`` (a dotted config path), with its file and line."""
+        self.problems.append(f"{self.locate(site)}: {message}")
 
     def compile(self, raw: Any, site: str, names: Iterable[str], *, url: bool = False) -> Value:
         """One value; ``url`` makes a template percent-encode what it inserts."""
         names = tuple(names)
         if isinstance(raw, dict | list):
             return Structure(str(raw), self._shape(raw, site, names))
+        site = self.locate(site)
         if not isinstance(raw, str):
             return Literal(str(raw), raw)
         text = raw.strip()

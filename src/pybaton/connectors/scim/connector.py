@@ -40,6 +40,8 @@ class ScimConfig(ConnectorConfig):
     group_filter: str = Field("", description="SCIM filter for the groups to sync")
     max_members_per_patch: int = Field(50, ge=1, le=10_000,
                                        description="members added or removed per PATCH request")
+    members_in_list: bool = Field(True, description="read members from the group listing (fewer requests); "
+                                                    "--no-members-in-list fetches each group instead")
     deactivate_on_delete: bool = Field(False, description="delete-resource sets active=false instead of DELETE")
     timeout: float = Field(30.0, gt=0, description="seconds to wait for each HTTP response")
     max_retries: int = Field(4, ge=0, le=20, description="retries of a failed request before giving up")
@@ -81,7 +83,8 @@ class ScimConnector(Connector[ScimConfig]):
         self.client = ScimClient(self.http, config.pagination)
         self._syncers: list[ResourceSyncer] = [
             UserSyncer(self.client, config.user_filter, deactivate=config.deactivate_on_delete),
-            GroupSyncer(self.client, config.group_filter, batch=config.max_members_per_patch),
+            GroupSyncer(self.client, config.group_filter, batch=config.max_members_per_patch,
+                        members_in_list=config.members_in_list),
         ]
 
     def syncers(self) -> Sequence[ResourceSyncer]:

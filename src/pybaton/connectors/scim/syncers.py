@@ -35,7 +35,7 @@ from pybaton.connector import (
 )
 from pybaton.connector.http import HttpConflictError
 from pybaton.connectors._common import static_entitlement
-from pybaton.connectors.demo.credentials import generate as generate_password
+from pybaton.connector.passwords import generate_password
 from pybaton.connectors.scim.client import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, ScimClient
 from pybaton.errors import ProvisioningError
 from pybaton.pb.c1.connector.v2 import (
@@ -171,7 +171,7 @@ class UserSyncer(ScimSyncer):
         login = info.login.strip()
         if not login:
             raise ProvisioningError("a SCIM user needs a login (userName)")
-        password = generate_password(credentials) if credentials.kind == "random_password" else ""
+        password = generate_password(credentials, who="the SCIM connector") if credentials.kind == "random_password" else ""
         try:
             created = self.client.create(self.scim_type, self._new_user(login, info, password))
         except HttpConflictError:
@@ -221,7 +221,7 @@ class UserSyncer(ScimSyncer):
             raise ProvisioningError("this SCIM server does not support changing passwords (changePassword)")
         if self.client.get(self.scim_type, rid, params={"attributes": "id"}) is None:
             raise ProvisioningError(f"user {rid} does not exist on the SCIM server")
-        password = generate_password(credentials)
+        password = generate_password(credentials, who="the SCIM connector")
         self.client.patch(self.scim_type, rid, [{"op": "replace", "path": "password", "value": password}])
         return [GeneratedCredential("password", password, f"new password of user {rid}")]
 
@@ -231,11 +231,17 @@ class GroupSyncer(ScimSyncer):
 
     resource_type = GROUP
     scim_type = "Group"
-    list_params: ClassVar[Mapping[str, str]] = {"excludedAttributes": "members"}
+    # Members kept from listing pages until their group's grants are read (then dropped); past this
+    # many, further groups are fetched one by one, so memory stays bounded whatever the directory size.
+    member_cache_limit: ClassVar[int] = 2_000_000
 
-    def __init__(self, client: ScimClient, filter_expr: str = "", *, batch: int = 50) -> None:
+    def __init__(self, client: ScimClient, filter_expr: str = "", *, batch: int = 50,
+                 members_in_list: bool = True) -> None:
         super().__init__(client, filter_expr)
         self.batch = max(1, batch)
+        self.members_in_list = members_in_list
+        self._listed: dict[str, list[Mapping[str, Any]]] = {}
+        self._cached = 0
         self._ids: set[str] = set()
         self._ids_complete = False
         self._from_start = False
@@ -249,14 +255,25 @@ class GroupSyncer(ScimSyncer):
 
     # -- members -----------------------------------------------------------------------------------
 
+    def params(self) -> dict[str, str]:
+        """Without ``members_in_list`` the listing leaves members out and grants fetch each group."""
+        return super().params() if self.members_in_list else {**super().params(), "excludedAttributes": "members"}
+
     def seen(self, items: Sequence[Mapping[str, Any]], *, first: bool, last: bool) -> None:
-        """Remember group ids: a member without ``type`` or ``$ref`` is a group iff its id is one."""
+        """Remember group ids (a member without ``type`` or ``$ref`` is a group iff its id is one),
+        and the members the page carried, so reading grants needs no request per group."""
         with self._ids_lock:
             if first:
                 self._ids, self._from_start, self._ids_complete = set(), True, False
             self._ids.update(str(g["id"]) for g in items if g.get("id"))
             if last and self._from_start:
                 self._ids_complete = True
+            for group in items:
+                members = group.get("members")
+                if group.get("id") and isinstance(members, list) and self._cached + len(members) <= \
+                        self.member_cache_limit:
+                    self._listed[str(group["id"])] = members
+                    self._cached += len(members)
 
     def _group_ids(self) -> set[str]:
         """Every group id; listed once (ids only) when this process did not see the whole listing."""
@@ -276,10 +293,15 @@ class GroupSyncer(ScimSyncer):
             return GROUP.id if "/Groups/" in ref else USER.id
         return GROUP.id if str(member["value"]) in self._group_ids() else USER.id
 
-    def members(self, group_id: str) -> list[tuple[str, str]]:
-        """``(principal_type, id)`` of each member of the group."""
-        group = self.client.get(self.scim_type, group_id, params={"attributes": "members"})
-        entries = (group or {}).get("members") or []
+    def members(self, group_id: str, *, fresh: bool = False) -> list[tuple[str, str]]:
+        """``(principal_type, id)`` of each member: from the listing if it carried them (once), else
+        asked for; ``fresh`` always asks (provisioning must not trust what the sync saw)."""
+        with self._ids_lock:
+            entries = None if fresh else self._listed.pop(group_id, None)
+            self._cached -= len(entries or [])
+        if entries is None:
+            group = self.client.get(self.scim_type, group_id, params={"attributes": "members"})
+            entries = (group or {}).get("members") or []
         return [(self._principal_type(m), str(m["value"])) for m in entries
                 if isinstance(m, Mapping) and m.get("value")]
 
@@ -300,7 +322,7 @@ class GroupSyncer(ScimSyncer):
             raise ProvisioningError(f"group {group_id} cannot be a member of itself")
         result = [model.grant(model.entitlement_ref(model.resource_id(GROUP.id, group_id), "member"),
                               principal.id, expandable=[_member_of(pid)] if ptype == GROUP.id else [])]
-        if (ptype, pid) in self.members(group_id):
+        if (ptype, pid) in self.members(group_id, fresh=True):
             return GrantResult(result, already_exists=True)
         self.add_members(group_id, [(ptype, pid)])
         return GrantResult(result)
@@ -308,7 +330,7 @@ class GroupSyncer(ScimSyncer):
     def revoke(self, grant: grant_pb2.Grant) -> RevokeResult:
         group_id = self._group_of(grant.entitlement)
         pid = grant.principal.id
-        if (pid.resource_type, pid.resource) not in self.members(group_id):
+        if (pid.resource_type, pid.resource) not in self.members(group_id, fresh=True):
             return RevokeResult(already_revoked=True)
         self.remove_members(group_id, [pid.resource])
         return RevokeResult()

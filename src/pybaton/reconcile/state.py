@@ -1,0 +1,112 @@
+"""The actual state: every system's latest full sync, open for lookups, and the correlation over them.
+
+The planner asks many small questions — who holds this entitlement, what does
+this account hold, through which group — so each system's ``.c1z`` stays open
+for the duration and every answer comes from an indexed query, remembered
+once asked. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.errors import C1ZError, UserError
+from pybaton.identity import Account, Correlation, SystemAccounts, correlate, read_accounts
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2
+from pybaton.reconcile.workspace import SystemSpec, Workspace
+
+Principal = tuple[str, str]
+
+
+class SystemState:
+    """One system's latest full sync: its accounts, and lookups of its grants."""
+
+    def __init__(self, name: str, spec: SystemSpec, reader: SyncReader, accounts: list[Account]) -> None:
+        self.name = name
+        self.spec = spec
+        self.reader = reader
+        self.sync_id = reader.sync_id
+        self.accounts = accounts
+        self._accounts = {(a.resource_type, a.resource_id): a for a in accounts}
+        self._holders: dict[str, dict[Principal, grant_pb2.Grant]] = {}
+        self._held: dict[Principal, list[grant_pb2.Grant]] = {}
+        self._entitlements: dict[str, entitlement_pb2.Entitlement | None] = {}
+
+    def account(self, principal: Principal) -> Account | None:
+        return self._accounts.get(principal)
+
+    def holders(self, entitlement_id: str) -> dict[Principal, grant_pb2.Grant]:
+        """Every principal holding the entitlement (directly or through a group), with its grant."""
+        if entitlement_id not in self._holders:
+            self._holders[entitlement_id] = {
+                (g.principal.id.resource_type, g.principal.id.resource): g
+                for g in self.reader.grants(entitlement_id=entitlement_id)}
+        return self._holders[entitlement_id]
+
+    def held_by(self, principal: Principal) -> list[grant_pb2.Grant]:
+        if principal not in self._held:
+            self._held[principal] = list(self.reader.grants(principal=principal))
+        return self._held[principal]
+
+    def grant(self, entitlement_id: str, principal: Principal) -> grant_pb2.Grant | None:
+        return self.holders(entitlement_id).get(principal)
+
+    def entitlement(self, entitlement_id: str) -> entitlement_pb2.Entitlement | None:
+        if entitlement_id not in self._entitlements:
+            self._entitlements[entitlement_id] = self.reader.entitlement(entitlement_id)
+        return self._entitlements[entitlement_id]
+
+    def is_protected(self, entitlement_id: str) -> bool:
+        """Entitlements the workspace says are never revoked here (e.g. PostgreSQL's PUBLIC)."""
+        return any(fnmatch.fnmatchcase(entitlement_id, p) for p in self.spec.protected)
+
+
+@dataclass
+class State:
+    """What the latest syncs say, with the people behind the accounts."""
+
+    systems: dict[str, SystemState]
+    correlation: Correlation
+    missing: dict[str, str] = field(default_factory=dict)  # system → why it has no usable sync
+
+    @property
+    def basis(self) -> dict[str, str]:
+        return {name: s.sync_id for name, s in self.systems.items()}
+
+
+def _open_system(stack: contextlib.ExitStack, ws: Workspace, name: str) -> SystemState | str:
+    """The system's state, or why there is none (never synced, no finished sync, unreadable)."""
+    path = ws.c1z(name)
+    if not path.exists():
+        return "never synced (pybaton workspace sync)"
+    try:
+        c1z = stack.enter_context(C1ZFile.open(path))
+        reader = SyncReader.of(c1z)
+    except C1ZError as exc:
+        return str(exc)
+    spec = ws.system(name)
+    return SystemState(name, spec, reader, list(read_accounts(reader, name, with_groups=spec.identity_provider)))
+
+
+@contextlib.contextmanager
+def open_state(ws: Workspace) -> Iterator[State]:
+    """Open every system's latest sync and correlate; an identity provider without one is an error."""
+    with contextlib.ExitStack() as stack:
+        systems: dict[str, SystemState] = {}
+        missing: dict[str, str] = {}
+        for name in ws.systems:
+            opened = _open_system(stack, ws, name)
+            if isinstance(opened, str):
+                missing[name] = opened
+            else:
+                systems[name] = opened
+        idps = [n for n in ws.identity_providers() if n in missing]
+        if idps:
+            raise UserError(f"identity provider {idps[0]} has no usable sync: {missing[idps[0]]}")
+        parts = [SystemAccounts(n, s.accounts, s.spec.identity_provider, s.spec.attributes)
+                 for n, s in systems.items()]
+        yield State(systems, correlate(parts, ws.spec.identity), missing)

@@ -1,0 +1,86 @@
+"""Syncing every system of a workspace at once, each into its own ``.c1z`` under ``data_dir``.
+
+Systems are independent, so they sync concurrently (one thread each: the work
+is mostly waiting on servers and SQLite, which release the GIL), and a failure
+in one is reported for that system while the others finish. Each sync adds a
+run to the system's file; the engine keeps the workspace's ``keep_syncs``
+newest full runs, so ``pybaton diff`` can always compare the last two.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from pybaton.errors import PyBatonError
+from pybaton.reconcile.workspace import Workspace
+from pybaton.sync import SyncOptions, SyncResult, sync
+from pybaton.sync.external import sync_external
+from pybaton.sync.progress import Progress
+
+log = logging.getLogger("pybaton.reconcile")
+
+ProgressFor = Callable[[str], Progress | None]
+
+
+@dataclass(frozen=True)
+class SystemSync:
+    """How one system's sync ended."""
+
+    system: str
+    ok: bool
+    sync_id: str = ""
+    seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: our errors say what they are; anything else is named by its type."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if isinstance(exc, PyBatonError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _run_sync(ws: Workspace, name: str, progress: Progress | None) -> SyncResult:
+    ws.data_dir.mkdir(parents=True, exist_ok=True)
+    if ws.system(name).command is not None:
+        return sync_external(ws.external_entry(name), ws.c1z(name))
+    connector = ws.connector(name)
+    try:
+        return sync(connector, ws.c1z(name), SyncOptions(keep_syncs=ws.spec.keep_syncs), progress)
+    finally:
+        connector.close()
+
+
+def sync_system(ws: Workspace, name: str, progress: Progress | None = None) -> SystemSync:
+    """Sync one system; any failure is returned (redacted), never raised, so the others go on."""
+    started = time.monotonic()
+    try:
+        result = _run_sync(ws, name, progress)
+    except Exception as exc:  # one system's failure must not stop the others
+        error = ws.redactor()(describe_error(exc))
+        log.warning("sync of %s failed: %s", name, error)
+        return SystemSync(name, False, seconds=time.monotonic() - started, error=error)
+    return SystemSync(name, True, result.sync_id, time.monotonic() - started, dict(result.stats))
+
+
+def sync_systems(ws: Workspace, names: Iterable[str] | None = None, *, progress_for: ProgressFor | None = None,
+                 on_done: Callable[[SystemSync], None] | None = None) -> list[SystemSync]:
+    """Sync ``names`` (default: every system) concurrently; results in the order the systems were named."""
+    wanted = list(dict.fromkeys(names if names is not None else ws.systems))
+    for name in wanted:
+        ws.system(name)  # an unknown name is an error before anything starts
+    results: dict[str, SystemSync] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="pybaton-sync") as pool:
+        futures = {pool.submit(sync_system, ws, name, progress_for(name) if progress_for else None): name
+                   for name in wanted}
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.system] = result
+            if on_done is not None:
+                on_done(result)
+    return [results[name] for name in wanted]
