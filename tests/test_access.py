@@ -139,7 +139,7 @@ def test_explain_unknown_entitlement(nested: Path, capsys: pytest.CaptureFixture
 def test_principals_access_column(nested: Path) -> None:
     """The column ``principals -e`` can show beside Go's listing (whose JSON it leaves alone)."""
     from pybaton.cli import outputs
-    from pybaton.cli.analysis import principal_access_column
+    from pybaton.cli.columns import principal_access_column
 
     c1z, reader = reader_of(nested)
     with c1z:

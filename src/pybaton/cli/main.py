@@ -2,7 +2,7 @@
 
 Commands live in one module per group (:mod:`pybaton.cli.read` for the
 listings); each exposes ``register(app)`` and is listed in
-:data:`COMMAND_MODULES`. :func:`run` is the single place where failures become
+:data:`COMMANDS`, which lets :func:`run` import only the group it needs. :func:`run` is the single place where failures become
 exit codes: a :class:`~pybaton.errors.UserError` is one red ``error: ...`` line
 on stderr with its ``exit_code``, a usage error exits 2, Ctrl-C exits 130, and
 no traceback is ever shown (set ``PYBATON_TRACEBACK=1`` to see one for a bug).
@@ -10,6 +10,7 @@ no traceback is ever shown (set ``PYBATON_TRACEBACK=1`` to see one for a bug).
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -21,7 +22,6 @@ from typing import Annotated, NoReturn
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
-from pybaton.cli import analysis, http, provision, read, reconcile, sql, sync
 from pybaton.cli.options import (
     DEFAULT_FILE,
     GlobalOptions,
@@ -44,7 +44,41 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (read, sync, provision, sql, http, analysis, reconcile)
+# Command group module (under pybaton.cli) → the commands it registers. Only the
+# module of the command being run is imported: the read commands must start in a
+# fraction of a second, without loading connectors, CEL or database drivers.
+# tests/test_cli_main.py checks this table against what each module registers.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "read": ("resource-types", "resources", "entitlements", "grants", "principals", "stats", "syncs"),
+    "sync": ("sync", "connectors", "summary"),
+    "provision": ("grant", "revoke", "create-account", "delete-resource", "rotate-credentials"),
+    "analysis": ("access", "explain", "diff", "export", "expand"),
+    "reconcile": ("plan", "apply", "reconcile", "identities", "workspace"),
+    "sql": ("sql",),
+    "http": ("http",),
+}
+
+# Root options that take a value (so the word after them is not the command).
+_ROOT_VALUE_OPTIONS = frozenset({"-f", "--file", "-o", "--output-format", "--sync-id"})
+
+
+def command_modules(args: Sequence[str]) -> list[ModuleType]:
+    """The command group modules needed to run ``args``: one, or all (help, unknown command)."""
+    name = _command_name(args)
+    wanted = [mod for mod, commands in COMMANDS.items() if name in commands] or list(COMMANDS)
+    return [importlib.import_module(f"pybaton.cli.{mod}") for mod in wanted]
+
+
+def _command_name(args: Sequence[str]) -> str | None:
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _ROOT_VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _version(value: bool) -> None:
@@ -68,8 +102,14 @@ def root(ctx: typer.Context, file: RootFileOpt = DEFAULT_FILE, output: RootOutpu
     ctx.obj = GlobalOptions(file=file, output=output, sync_id=sync_id)
 
 
-for _module in COMMAND_MODULES:
-    _module.register(app)
+_registered: set[str] = set()
+
+
+def _register(modules: Sequence[ModuleType]) -> None:
+    for module in modules:
+        if module.__name__ not in _registered:
+            module.register(app)
+            _registered.add(module.__name__)
 
 
 def _usage_error(exc: ClickException) -> int:
@@ -102,9 +142,10 @@ def _quiet_stdout() -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
-    command = typer.main.get_command(app)
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
+        _register(command_modules(args))
+        command = typer.main.get_command(app)
         result = command.main(args=args, prog_name=PROG, standalone_mode=False)
     except ClickException as exc:
         return _usage_error(exc)
