@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pybaton.errors import FatalError
+
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 100
@@ -42,6 +44,23 @@ class Page(Generic[T]):
     @property
     def last(self) -> bool:
         return not self.next_token
+
+
+def offset_of(token: str) -> int:
+    """The position an offset page token points at (``""`` is the start).
+
+    A malformed token is fatal rather than "start over": restarting would
+    silently duplicate everything already written.
+    """
+    if not token:
+        return 0
+    try:
+        value = int(token)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise FatalError(f"malformed offset page token {token[:60]!r}")
+    return value
 
 
 @dataclass

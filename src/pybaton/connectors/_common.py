@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pybaton import model
-from pybaton.errors import FatalError
+from pybaton.connector.pagination import offset_of
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 
 
@@ -52,25 +52,10 @@ class GrantTemplate:
         return out
 
 
-def offset(token: str) -> int:
-    """The position an offset page token points at (``""`` is the start).
-
-    A malformed token is fatal rather than "start over": restarting would
-    silently duplicate everything already written.
-    """
-    if not token:
-        return 0
-    try:
-        value = int(token)
-    except ValueError:
-        raise FatalError(f"malformed page token {token[:40]!r}") from None
-    if value < 0:
-        raise FatalError(f"malformed page token {token[:40]!r}")
-    return value
 
 
 def window(token: str, size: int, total: int) -> tuple[range, str]:
     """Positions of one page over ``total`` items, and the next page's token (``""`` at the end)."""
-    start = offset(token)
+    start = offset_of(token)
     stop = min(start + max(size, 1), total)
     return range(start, max(start, stop)), (str(stop) if stop < total else "")

@@ -28,7 +28,8 @@ from pybaton.connector import (
     ResourceSyncer,
     RevokeResult,
 )
-from pybaton.connectors._common import offset, static_entitlement
+from pybaton.connector.pagination import offset_of
+from pybaton.connectors._common import static_entitlement
 from pybaton.connectors.demo import credentials as creds
 from pybaton.connectors.demo import seed
 from pybaton.connectors.demo.store import DemoStore, Row
@@ -115,7 +116,7 @@ class DemoSyncer(ResourceSyncer):
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
         size = self._size(page)
-        rows = self.store.access(resource.id.resource_type, resource.id.resource, after=offset(page.token),
+        rows = self.store.access(resource.id.resource_type, resource.id.resource, after=offset_of(page.token),
                                  size=size + 1)
         rows, token = _next_key(rows, size, "seq")
         return Page([access_grant(resource.id, r["slug"], r["principal_type"], r["principal_id"]) for r in rows],
@@ -292,7 +293,7 @@ class _CatalogSyncer(GrantableSyncer):
                      page: PageToken) -> Page[entitlement_pb2.Entitlement]:
         size = self._size(page)
         rows = self.store.entitlements(resource.id.resource_type, resource.id.resource,
-                                       after=offset(page.token), size=size + 1)
+                                       after=offset_of(page.token), size=size + 1)
         rows, token = _next_key(rows, size, "seq")
         purpose = {"assignment": model.ASSIGNMENT, "permission": model.PERMISSION}
         return Page([model.entitlement(resource, r["slug"], purpose=purpose[r["purpose"]],

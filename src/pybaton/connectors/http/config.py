@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError
 
-from pybaton.connectors.sql.config import Issue, Model, Text, TextList, TextMap, walk_keys
+from pybaton.connectors.sql.config import Issue, Model, Text, TextList, TextMap, validation_issues, walk_keys
 from pybaton.connectors.sql.yamlfile import Path_, YamlDocument, dotted, load_file, parse_text
 from pybaton.errors import ConfigError
 
@@ -281,17 +281,6 @@ class LoadedConfig:
         return self.doc.where(path)
 
 
-def _validation_issues(exc: ValidationError, doc: YamlDocument) -> list[Issue]:
-    out = []
-    for err in exc.errors():
-        loc: Path_ = tuple(p if isinstance(p, str | int) else str(p) for p in err["loc"])
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-        secret = any(isinstance(p, str) and ("secret" in p or "password" in p or "token" in p) for p in loc)
-        shown = "" if secret or err["type"] == "missing" else f" (got {err.get('input')!r})"
-        out.append(Issue(doc.where(loc), dotted(loc), str(err["msg"]) + shown, error=True))
-    return out
-
-
 def _semantic_issues(config: HttpConfig, doc: YamlDocument) -> list[Issue]:
     """What the models cannot see: the version, required blocks, references between types."""
     issues = []
@@ -333,7 +322,7 @@ def from_document(doc: YamlDocument, *, strict: bool = False) -> LoadedConfig:
     try:
         config = HttpConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(summary(_validation_issues(exc, doc) + issues)) from None
+        raise ConfigError(summary(validation_issues(exc, doc) + issues)) from None
     if strict:
         issues = [Issue(i.where, i.path, i.message, error=i.unknown, unknown=i.unknown) for i in issues]
     issues += _semantic_issues(config, doc)

@@ -379,14 +379,16 @@ def walk_keys(data: Any, model: type[Model], path: Path_, doc: YamlDocument) -> 
                 yield from walk_keys(item, sub, (*child, index), doc)
 
 
-def _validation_issues(exc: ValidationError, doc: YamlDocument) -> list[Issue]:
-    issues = []
+def validation_issues(exc: ValidationError, doc: YamlDocument) -> list[Issue]:
+    """Pydantic's errors as issues with a line number; values of secret-looking keys are not shown."""
+    out = []
     for err in exc.errors():
-        loc: Path_ = tuple(p if isinstance(p, (str, int)) else str(p) for p in err["loc"])
-        shown = "" if loc and loc[-1] == "password" else f" (got {err.get('input')!r})"
-        message = str(err["msg"]) + (shown if err["type"] not in ("missing",) else "")
-        issues.append(Issue(doc.where(loc), dotted(loc), message, error=True))
-    return issues
+        loc: Path_ = tuple(p if isinstance(p, str | int) else str(p) for p in err["loc"])
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+        secret = any(isinstance(p, str) and ("secret" in p or "password" in p or "token" in p) for p in loc)
+        shown = "" if secret or err["type"] == "missing" else f" (got {err.get('input')!r})"
+        out.append(Issue(doc.where(loc), dotted(loc), str(err["msg"]) + shown, error=True))
+    return out
 
 
 @dataclass
@@ -412,7 +414,7 @@ def from_document(doc: YamlDocument, *, strict: bool = False) -> LoadedConfig:
     try:
         config = SqlConfig.model_validate(data)
     except ValidationError as exc:
-        errors = _validation_issues(exc, doc)
+        errors = validation_issues(exc, doc)
         raise ConfigError(_summary(errors + issues)) from None
     if strict:
         issues = [Issue(i.where, i.path, i.message, error=i.unknown, unknown=i.unknown) for i in issues]

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pybaton.connector.pagination import offset_of
 from pybaton.connectors.sql.config import Pagination
 from pybaton.connectors.sql.expr import to_text
 from pybaton.errors import FatalError
@@ -50,18 +51,6 @@ def decode_cursor(token: str) -> Any:
         return json.loads(token)["c"]
     except (ValueError, KeyError, TypeError):
         raise FatalError(f"malformed cursor page token {token[:60]!r}") from None
-
-
-def decode_offset(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        value = int(token)
-    except ValueError:
-        raise FatalError(f"malformed offset page token {token[:60]!r}") from None
-    if value < 0:
-        raise FatalError(f"malformed offset page token {token[:60]!r}")
-    return value
 
 
 @dataclass
@@ -105,6 +94,6 @@ def window(pagination: Pagination, token: str, requested_size: int, first_cursor
     """The page that ``token`` points at (``""``: the first page)."""
     size = page_size(pagination, requested_size)
     if pagination.strategy == "offset":
-        return Window(pagination, size, offset=decode_offset(token), first=not token)
+        return Window(pagination, size, offset=offset_of(token), first=not token)
     cursor = decode_cursor(token) if token else first_cursor
     return Window(pagination, size, cursor=cursor, first=not token)
