@@ -1177,7 +1177,7 @@ class ScimServer(ManagedServer):
         self._spawn(
             [
                 sys.executable, "-m", "scim2_server.testserver.cli", "--hostname", self.host,
-                "--port", str(self.port), "--bearer-token", self.token, *self.extra_args,
+                "--port", str(self.port), f"--bearer-token={self.token}", *self.extra_args,
             ],
             env=_clean_env(("PYTHONSTARTUP",), PYTHONUNBUFFERED="1"),
         )
