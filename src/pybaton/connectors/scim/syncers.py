@@ -34,8 +34,8 @@ from pybaton.connector import (
     RevokeResult,
 )
 from pybaton.connector.http import HttpConflictError
-from pybaton.connectors._common import static_entitlement
 from pybaton.connector.passwords import generate_password
+from pybaton.connectors._common import static_entitlement
 from pybaton.connectors.scim.client import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, ScimClient
 from pybaton.errors import ProvisioningError
 from pybaton.pb.c1.connector.v2 import (
