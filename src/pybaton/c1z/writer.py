@@ -191,9 +191,13 @@ class SyncWriter:
                                   e.SerializeToString(), sid, now) for e in items))
 
     def put_grants(self, items: Iterable[grant_pb2.Grant]) -> None:
+        self.put_grant_rows(self.grant_rows(items))
+
+    def grant_rows(self, items: Iterable[grant_pb2.Grant]) -> list[GrantRow]:
+        """The rows :meth:`put_grant_rows` takes (build them on one thread, insert on another)."""
         now = syncs.now_text()
         sid = self.sync_id
-        self.put_grant_rows([grant_row(g, sid, now) for g in items])
+        return [grant_row(g, sid, now) for g in items]
 
     def put_grant_rows(self, rows: Iterable[GrantRow]) -> None:
         """Write pre-built rows (the expansion engine builds them without re-parsing)."""

@@ -18,12 +18,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, syncs
+from pybaton.c1z.committer import Committer
 from pybaton.c1z.merge import prune_runs
 from pybaton.connector.base import Connector, ResourceSyncer
 from pybaton.connector.capabilities import ResourceGetter, StaticEntitlements
@@ -130,8 +130,7 @@ class SyncEngine:
         self._last_flush = time.monotonic()
         # Commits run on one background thread so SQLite's work (which releases the
         # GIL) overlaps the connector's; at most one batch is in flight.
-        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pybaton-commit")
-        self._pending: Future[None] | None = None
+        self._committer: Committer | None = None
         self._scan_conn: sqlite3.Connection | None = None
         self._violations: list[integrity.Violation] | None = None
 
@@ -141,6 +140,7 @@ class SyncEngine:
         started = time.monotonic()
         run, resumed = self._start_or_resume()
         self.writer = SyncWriter(self.c1z, run.sync_id)
+        self._committer = Committer(self.writer)
         log.info("%s sync %s into %s", "resuming" if resumed else "starting", run.sync_id, self.c1z.path)
         try:
             if self.options.sync_resources:
@@ -443,11 +443,11 @@ class SyncEngine:
         items, kind = self._buffer, self._buffer_kind
         self._buffer = []
         token = self.state.to_token()
-        self._wait_for_commit()
-        self._pending = self._committer.submit(self._commit, kind, items, token)
+        assert self._committer is not None
+        self._committer.submit(lambda: self._commit(kind, items, token))
         self._last_flush = time.monotonic()
         if force:
-            self._wait_for_commit()
+            self._committer.wait()
 
     def _commit(self, kind: str, items: list[Any], token: str) -> None:
         put: dict[str, Callable[[Any], None]] = {
@@ -455,22 +455,20 @@ class SyncEngine:
             "entitlements": self.writer.put_entitlements,
             "grants": self.writer.put_grants,
         }
-        with self.writer.transaction():
-            if items:
-                put[kind](items)
-            self.writer.checkpoint(token)
+        if items:
+            put[kind](items)
+        self.writer.checkpoint(token)
 
     def _wait_for_commit(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        if self._committer is not None:
+            self._committer.wait()
 
     def _finish_commits(self) -> None:
         """Let an in-flight commit land (also on Ctrl-C), then stop the committer."""
         try:
-            self._wait_for_commit()
+            if self._committer is not None:
+                self._committer.close()
         finally:
-            self._committer.shutdown(wait=True)
             if self._scan_conn is not None:
                 self._scan_conn.close()
                 self._scan_conn = None
