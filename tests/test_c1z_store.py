@@ -343,3 +343,22 @@ def test_pruning_keeps_the_newest_full_runs_and_their_partials(tmp_path: Path) -
     # The first full run goes, and so does the partial that ended before the oldest kept full run began.
     assert deleted == 2
     assert left == [sid for _, sid in order[2:]]
+
+
+def test_an_interrupted_unpack_leaves_no_working_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync killed while unpacking must not leave a half database that the next run would resume from."""
+    from pybaton.c1z import container as cont
+
+    real_unpack = cont.unpack
+
+    def half_then_die(path: Path, db_path: Path, limits: DecodeLimits | None = None) -> None:
+        real_unpack(path, db_path, limits)
+        db_path.write_bytes(db_path.read_bytes()[:4096])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cont, "unpack", half_then_die)
+    workdir = tmp_path / "work"
+    with pytest.raises(KeyboardInterrupt):
+        C1ZFile.open(FIXTURES / "ldap.c1z", writable=True, workdir=workdir)
+    assert not (workdir / "db.sqlite").exists()
+    assert list(workdir.iterdir()) == []

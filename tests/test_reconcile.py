@@ -23,10 +23,12 @@ import pytest
 from provision_helpers import Cli
 from reconcile_support import WorkspaceDir, audit, demo_dump, demo_pair, demo_rows, holds
 
+from pybaton.c1z import container
 from pybaton.connectors.demo import DemoStore
 from pybaton.connectors.demo import seed as demo_seed
 from pybaton.errors import ConfigError
 from pybaton.reconcile import ApplyOptions, load_policy, load_workspace, run_loop, workspace_lock
+from pybaton.sync import work_dir_for
 
 ENGINEERS_READ_FIGMA: dict[str, Any] = {"birthright": [{
     "name": "eng-figma", "when": 'department == "engineering"', "system": "app",
@@ -168,6 +170,19 @@ def test_a_failing_system_does_not_stop_the_others(pair: WorkspaceDir) -> None:
     assert result.code == 1
     assert "broken   failed" in result.out and "hr       ok" in result.out and "app      ok" in result.out
     assert (pair.data_dir / "app.c1z").exists()
+
+
+def test_a_damaged_working_copy_is_not_resumed_from(pair: WorkspaceDir) -> None:
+    """A damaged working copy in ``<file>.wip`` (disk full, a bad disk) is not resumed from: the sync starts afresh."""
+    c1z = pair.data_dir / "app.c1z"
+    unpacked = pair.root / "full.sqlite"
+    container.unpack(c1z, unpacked)
+    workdir = work_dir_for(c1z)
+    workdir.mkdir()
+    (workdir / "db.sqlite").write_bytes(unpacked.read_bytes()[: unpacked.stat().st_size // 2])
+    result = pair.ok("workspace", "sync")
+    assert "app      ok" in result.out
+    assert not workdir.exists()
 
 
 # -- identities ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ packs it atomically over the target, and only then is the work directory removed
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -44,6 +45,17 @@ def _connect(db_path: Path, *, writable: bool) -> sqlite3.Connection:
         conn.execute("pragma cache_size = -65536")
         conn.execute("pragma mmap_size = 1073741824")
     return conn
+
+
+def _unpack_into(path: Path, db_path: Path, limits: container.DecodeLimits | None) -> None:
+    """Unpack beside ``db_path`` and rename into place: a kill mid-unpack never leaves a
+    half-written database that a later run would mistake for an interrupted sync."""
+    partial = db_path.with_name(db_path.name + ".unpacking")
+    try:
+        container.unpack(path, partial, limits)
+        os.replace(partial, db_path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _prepare(conn: sqlite3.Connection, path: Path, *, writable: bool) -> None:
@@ -107,12 +119,13 @@ class C1ZFile:
             fresh = False
             if not (not owns and db_path.exists()):
                 if path.exists():
-                    container.unpack(path, db_path, limits)
+                    _unpack_into(path, db_path, limits)
                 elif create:
                     fresh = True
                 else:
                     raise C1ZError(f"{path}: no such file")
-            conn = _connect(db_path, writable=writable or fresh)
+            with sqlite_errors(path):
+                conn = _connect(db_path, writable=writable or fresh)
             if fresh:
                 schema.create(conn)
             else:
@@ -138,7 +151,8 @@ class C1ZFile:
             staged = cache.staging_path(key)
             try:
                 container.unpack(path, staged, limits)
-                conn = _connect(staged, writable=False)
+                with sqlite_errors(path):
+                    conn = _connect(staged, writable=False)
                 try:
                     _prepare(conn, path, writable=False)
                     conn.execute("pragma journal_mode = delete")

@@ -28,7 +28,7 @@ from pybaton.c1z.merge import prune_runs
 from pybaton.connector.base import Connector, ResourceSyncer
 from pybaton.connector.capabilities import ResourceGetter, StaticEntitlements
 from pybaton.connector.pagination import Page, PageToken
-from pybaton.errors import C1ZError, FatalError, UserError
+from pybaton.errors import C1ZError, C1ZFormatError, FatalError, UserError
 from pybaton.model import annotations as ann
 from pybaton.model.ids import split_resource_ref
 from pybaton.model.structure import child_types, static_instance
@@ -102,16 +102,32 @@ def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | Non
 
 
 def _open_work(path: Path, workdir: Path) -> C1ZFile:
+    """The working copy: the one an interrupted run left (if it is sound), else a fresh unpack."""
+    resuming = (workdir / "db.sqlite").exists()
     try:
-        return C1ZFile.open(path, writable=True, create=True, workdir=workdir)
+        c1z = C1ZFile.open(path, writable=True, create=True, workdir=workdir)
+        if resuming:
+            _check_sound(c1z)
+        return c1z
     except C1ZError:
-        if (workdir / "db.sqlite").exists():
+        if resuming:
             log.warning("%s: unusable working copy from an earlier run; starting over", workdir)
             for child in workdir.iterdir():
                 if child.name != "lock":
                     child.unlink()
             return C1ZFile.open(path, writable=True, create=True, workdir=workdir)
         raise
+
+
+def _check_sound(c1z: C1ZFile) -> None:
+    """A full page check of a working copy before resuming from it (disk full, a bad disk, tampering)."""
+    try:
+        verdict = c1z.conn.execute("pragma quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        c1z.close(discard_workdir=False)
+        raise C1ZFormatError(f"{c1z.db_path}: damaged ({verdict})")
 
 
 class SyncEngine:
