@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from google.protobuf.message import Message
 
@@ -21,7 +22,7 @@ def _groups_syncer(type_annotations: list[Message], resource_annotations: dict[s
 
     class Groups(ResourceSyncer):
         resource_type = rtype
-        calls: list[str] = []
+        calls: ClassVar[list[str]] = []
 
         def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[model.Resource]:
             out = []

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,7 +38,7 @@ from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.capabilities import PROVISIONING_CAPABILITIES, ResourceGetter
 from pybaton.connector.config import ConnectorConfig
 from pybaton.connector.describe import CAPABILITY_OF
-from pybaton.connector.logging import Redactor
+from pybaton.connector.logging import Redactor, is_secret_name
 from pybaton.errors import ConfigError, ConnectorError, UserError
 from pybaton.pb.c1.connector.v2 import connector_pb2
 
@@ -49,7 +48,6 @@ CONFIG_ENV = "PYBATON_CONNECTORS_CONFIG"
 DEFAULT_CONFIG = "connectors.yaml"
 
 # Env variable names whose values are scrubbed from anything we print about the command.
-_SECRET_NAME = re.compile(r"(?i)(token|secret|password|passwd|key|credential|auth)")
 
 # Baton's capability enum name → our capability name, derived from the two existing tables.
 _CAPABILITY_NAMES: dict[str, str] = {
@@ -73,7 +71,7 @@ class ExternalEntry(BaseModel):
 
     def redactor(self) -> Redactor:
         """Scrubs the values of secret-looking env entries (tokens, passwords) from messages."""
-        return Redactor(v for k, v in self.env.items() if _SECRET_NAME.search(k))
+        return Redactor(v for k, v in self.env.items() if is_secret_name(k))
 
     def argv(self, args: Sequence[str]) -> list[str]:
         """The command with ``args``; ``--storage-engine`` comes first so every action uses it."""

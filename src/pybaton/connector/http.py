@@ -45,7 +45,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from pybaton.connector.logging import REDACTED
+from pybaton.connector.logging import REDACTED, is_secret_name
 from pybaton.errors import (
     AuthenticationError,
     ConnectorError,
@@ -61,17 +61,7 @@ log = logging.getLogger("pybaton.http")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
-# Header and query-parameter names whose values are credentials (matched case-insensitively).
-_SECRET_NAME = re.compile(r"(?i)(authorization|cookie|api[-_]?key|token|secret|password|passwd|session|"
-                          r"signature|credential|x-auth)")
-
-
 # -- redaction -------------------------------------------------------------------------------------
-
-def is_secret_name(name: str) -> bool:
-    """Whether a header or parameter called ``name`` carries a credential."""
-    return bool(_SECRET_NAME.search(name))
-
 
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """The headers with every credential-bearing value replaced, for logs and errors."""

@@ -38,6 +38,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 _HANDLER_MARK = "_pybaton_handler"
 
+# Names (of headers, query parameters, env vars, config keys) whose values are credentials.
+_SECRET_NAME = re.compile(r"(?i)(authorization|cookie|api[-_]?key|token|secret|password|passwd|session|"
+                          r"signature|credential|x-auth|auth|key)")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a value called ``name`` is a credential, to be redacted wherever it appears."""
+    return bool(_SECRET_NAME.search(name))
+
 
 class Redactor:
     """Replaces known secret values and credential-shaped text in strings."""

@@ -25,11 +25,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from pybaton.connectors.sql.yamlfile import Path_, YamlDocument
 from pybaton.errors import ConfigError
 from pybaton.reconcile.conditions import Condition, compile_condition
 from pybaton.reconcile.workspace import Brake, Workspace
 from pybaton.reconcile.yamlmodel import error_at, load_model, where
+from pybaton.yamldoc import Path_, YamlDocument
 
 RuleName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")]
 

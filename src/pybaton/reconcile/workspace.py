@@ -26,14 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from pybaton.connector.base import Connector
 from pybaton.connector.config import ConnectorConfig, FieldSpec, field_specs
-from pybaton.connector.external import _SECRET_NAME, ExternalEntry, external_class
-from pybaton.connector.logging import Redactor
+from pybaton.connector.external import ExternalEntry, external_class
+from pybaton.connector.logging import Redactor, is_secret_name
 from pybaton.connectors import load_builtin
-from pybaton.connectors.sql.yamlfile import Path_, YamlDocument, expand_env
 from pybaton.errors import ConfigError, UserError
 from pybaton.identity import CorrelationSettings
 from pybaton.provision.audit import default_audit_path
 from pybaton.reconcile.yamlmodel import error_at, load_model, where
+from pybaton.yamldoc import Path_, YamlDocument, expand_env
 
 DEFAULT_FILE = "pybaton.yaml"
 ENV_VAR = "PYBATON_WORKSPACE"
@@ -198,7 +198,7 @@ class Workspace:
     def external_entry(self, name: str) -> ExternalEntry:
         spec = self.system(name)
         assert spec.command is not None
-        env = {key: self._text(value, ("systems", name, "env", key), secret=bool(_SECRET_NAME.search(key)))
+        env = {key: self._text(value, ("systems", name, "env", key), secret=is_secret_name(key))
                for key, value in spec.env.items()}
         return ExternalEntry(name=name, command=spec.command, env=env, kind=spec.kind,
                              storage_engine=spec.storage_engine)
@@ -283,7 +283,7 @@ def load_workspace(path: str | Path | None = None) -> Workspace:
 def _refuse_literal_secrets(ws: Workspace, name: str, system: SystemSpec) -> None:
     """Check every secret setting without resolving anything (the environment may not be set yet)."""
     for key, value in system.env.items():
-        if _SECRET_NAME.search(key) and not _ENV_REF.search(value):
+        if is_secret_name(key) and not _ENV_REF.search(value):
             raise ws._literal_secret(("systems", name, "env", key))
     if system.connector is None:
         return

@@ -13,8 +13,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pybaton.connectors.sql.yamlfile import Path_, YamlDocument, dotted, load_file
 from pybaton.errors import ConfigError
+from pybaton.yamldoc import Path_, YamlDocument, dotted, load_file
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -28,9 +28,9 @@ from pybaton.connectors.http.values import (
     Value,
     ValueCompiler,
 )
-from pybaton.connectors.sql.yamlfile import dotted
 from pybaton.errors import ConfigError
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, resource_pb2
+from pybaton.yamldoc import dotted
 
 
 @dataclass

@@ -24,8 +24,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationError
 
 from pybaton.connectors.sql.config import Issue, Model, Text, TextList, TextMap, validation_issues, walk_keys
-from pybaton.connectors.sql.yamlfile import Path_, YamlDocument, dotted, load_file, parse_text
 from pybaton.errors import ConfigError
+from pybaton.yamldoc import Path_, YamlDocument, dotted, load_file, parse_text
 
 log = logging.getLogger("pybaton.connectors.http")
 

@@ -37,8 +37,8 @@ from pybaton.connectors.sql.expr import (
     to_bool,
     to_text,
 )
-from pybaton.connectors.sql.yamlfile import expand_env
 from pybaton.errors import ConfigError
+from pybaton.yamldoc import expand_env
 
 CEL, TMPL = "cel:", "tmpl:"
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)

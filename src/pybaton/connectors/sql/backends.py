@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pybaton.connectors.sql import tokens
 from pybaton.connectors.sql.config import Connect
-from pybaton.connectors.sql.yamlfile import expand_env
 from pybaton.errors import AuthenticationError, ConfigError, UnreachableError, UserError
+from pybaton.yamldoc import expand_env
 
 log = logging.getLogger("pybaton.connectors.sql")
 

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.config import JsonDict
 
-from pybaton.connectors.sql.yamlfile import Path_, YamlDocument, dotted, load_file, parse_text
 from pybaton.errors import ConfigError
+from pybaton.yamldoc import Path_, YamlDocument, dotted, load_file, parse_text
 
 log = logging.getLogger("pybaton.connectors.sql")
 

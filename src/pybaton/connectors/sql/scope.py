@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pybaton.connectors.sql.config import LoadedConfig, Pagination
 from pybaton.connectors.sql.expr import Compiler, Expression
 from pybaton.connectors.sql.queries import SqlQuery, VarSet, VarSpec
-from pybaton.connectors.sql.yamlfile import Path_, dotted
 from pybaton.errors import ConfigError
+from pybaton.yamldoc import Path_, dotted
 
 
 def describe(path: Path_, where: str) -> str:

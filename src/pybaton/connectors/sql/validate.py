@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from pybaton.connectors.sql import backends, config
 from pybaton.connectors.sql.compiled import CompiledConfig, TypeSpec, compile_config
-from pybaton.connectors.sql.yamlfile import load_file
 from pybaton.errors import ConfigError
+from pybaton.yamldoc import load_file
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
