@@ -163,6 +163,14 @@ def test_workspace_sync_runs_every_system_and_keeps_the_previous_sync(pair: Work
     assert pair.pybaton("diff", "-f", pair.data_dir / "app.c1z").code == 0
 
 
+def test_sync_all_is_the_workspace_sync(pair: WorkspaceDir) -> None:
+    result = pair.ok("sync", "--all")
+    for name in ("hr", "app"):
+        assert name in result.out
+        listing = pair.pybaton("syncs", "-f", pair.data_dir / f"{name}.c1z", "-o", "json")
+        assert len(json.loads(listing.out)["syncs"]) >= 1
+
+
 def test_a_failing_system_does_not_stop_the_others(pair: WorkspaceDir) -> None:
     pair.workspace["systems"]["broken"] = {"command": ["false"]}
     pair.write()

@@ -31,7 +31,7 @@ from pybaton.cli.options import (
     settings,
 )
 from pybaton.connector.runner import execute
-from pybaton.errors import PyBatonError, UserError
+from pybaton.errors import PyBatonError, UsageError, UserError
 from pybaton.pb.c1.connector.v2 import resource_pb2
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
@@ -49,7 +49,16 @@ def sync_command(
     name: Annotated[str | None, typer.Argument(help="The connector (see `pybaton connectors`)",
                                                show_default=False)] = None,
 ) -> None:
-    """Sync a connector into a .c1z; takes the connector's own flags (`pybaton sync NAME --help`)."""
+    """Sync a connector into a .c1z; takes the connector's own flags (`pybaton sync NAME --help`).
+
+    `pybaton sync --all [-w pybaton.yaml]` syncs every system of a workspace instead.
+    """
+    words = ([name] if name is not None else []) + list(ctx.args)
+    if "--all" in words:
+        if name is not None and not name.startswith("-"):
+            raise UsageError(f"pybaton sync: give a connector ({name}) or --all (every workspace system), not both")
+        _sync_workspace([w for w in words if w != "--all"])
+        return
     if name is None or name.startswith("-"):
         raise UserError(f"which connector? usage: pybaton sync NAME [FLAGS]; known connectors: "
                         f"{', '.join(available_connectors())}")
@@ -61,6 +70,21 @@ def sync_command(
     code = execute(connector_class, args, prog=f"pybaton sync {name}")
     if code:
         raise typer.Exit(code)
+
+
+def _sync_workspace(args: list[str]) -> None:
+    """``sync --all``: the workspace's ``workspace sync`` (all systems, concurrently)."""
+    import argparse
+
+    from pybaton.cli.reconcile import sync_command as workspace_sync
+
+    parser = argparse.ArgumentParser(prog="pybaton sync --all", add_help=False)
+    parser.add_argument("-w", "--workspace", default=None)
+    parser.add_argument("--log-level", default="warn")
+    known, rest = parser.parse_known_args(args)
+    if rest:
+        raise UsageError(f"pybaton sync --all: unexpected {' '.join(rest)} (it takes -w WORKSPACE and --log-level)")
+    workspace_sync(systems=None, workspace=known.workspace, log_level=known.log_level)
 
 
 # -- connectors ------------------------------------------------------------------------------------
