@@ -14,15 +14,13 @@ Usage: python bench/bench_ldap.py [--users N --groups N --page-size N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import measure_sync
 
 from pybaton.testing.servers import SlapdServer
 
@@ -79,28 +77,13 @@ def main() -> None:
         directory(slapd, args.users, args.groups, rng)
         setup = time.perf_counter() - began
         out = Path(tmp) / "ldap.c1z"
-        cmd = [sys.executable, "-m", "pybaton.cli.main", "sync", "ldap", "--url", slapd.url, "--bind-dn",
-               slapd.bind_dn, "--base-dn", BASE, "-f", str(out), "--page-size", str(args.page_size),
-               "--log-level", "warn"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
         env = {**os.environ, "BATON_PASSWORD": slapd.bind_password}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        elapsed = time.perf_counter() - started
-        if proc.returncode != 0:
-            print(proc.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"sync failed with exit code {proc.returncode}")
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # max RSS of any child: the sync is the largest
-        peak = usage.ru_maxrss / 1024
-        cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
-        stats = json.loads(subprocess.run([sys.executable, "-m", "pybaton.cli.main", "-f", str(out), "-o", "json",
-                                           "stats"], capture_output=True, text=True, check=True).stdout)
-        counts = stats.get("stats", stats)
+        fig = measure_sync(["ldap", "--url", slapd.url, "--bind-dn", slapd.bind_dn, "--base-dn", BASE,
+                            "--page-size", str(args.page_size)], out, env)
         print(f"sync ldap ({args.users:,} users, {args.groups} groups, page size {args.page_size}; "
-              f"load {setup:.0f} s): {elapsed:.1f} s (CPU {cpu:.1f} s), peak RSS {peak:.0f} MB, "
-              f"{int(counts.get('resources', 0)):,} resources, {int(counts.get('grants', 0)):,} grants stored "
+              f"load {setup:.0f} s): {fig.seconds:.1f} s (CPU {fig.cpu_seconds:.1f} s), peak RSS {fig.peak_rss_mb:.0f} MB, "
+              f"{fig.count('resources'):,} resources, {fig.count('grants'):,} grants stored "
               f"(expansion included)   [target: seconds]")
-
 
 if __name__ == "__main__":
     main()

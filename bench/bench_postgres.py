@@ -14,14 +14,12 @@ Usage: python bench/bench_postgres.py [--users N --groups N --tables N --workers
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import measure_sync
 
 from pybaton.testing.servers import PostgresServer
 
@@ -68,28 +66,13 @@ def main() -> None:
         pg.psql(database_sql(args.tables, args.users, args.groups, rng), "benchdb")
         setup = time.perf_counter() - began
         out = Path(tmp) / "pg.c1z"
-        cmd = [sys.executable, "-m", "pybaton.cli.main", "sync", "postgres", "--dsn", pg.dsn(), "-f", str(out),
-               "--workers", str(args.workers), "--log-level", "warn"]
-        if args.no_expand_public:
-            cmd.append("--no-expand-public")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        elapsed = time.perf_counter() - started
-        if proc.returncode != 0:
-            print(proc.stderr[-2000:], file=sys.stderr)
-            raise SystemExit(f"sync failed with exit code {proc.returncode}")
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # max RSS of any child: the sync is the largest
-        peak = usage.ru_maxrss / 1024
-        cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
-        stats = json.loads(subprocess.run([sys.executable, "-m", "pybaton.cli.main", "-f", str(out), "-o", "json",
-                                           "stats"], capture_output=True, text=True, check=True).stdout)
-        counts = stats.get("stats", stats)
+        extra = ["--no-expand-public"] if args.no_expand_public else []
+        fig = measure_sync(["postgres", "--dsn", pg.dsn(), "--workers", str(args.workers), *extra], out)
         print(f"sync postgres ({args.users + args.groups:,} roles, {args.tables} tables with grants, "
-              f"workers {args.workers}{', no PUBLIC expansion' if args.no_expand_public else ''}; setup {setup:.0f} s): {elapsed:.1f} s (CPU {cpu:.1f} s), peak RSS {peak:.0f} MB, "
-              f"{int(counts.get('resources', 0)):,} resources, {int(counts.get('grants', 0)):,} grants stored "
+              f"workers {args.workers}{', no PUBLIC expansion' if args.no_expand_public else ''}; setup {setup:.0f} s): "
+              f"{fig.seconds:.1f} s (CPU {fig.cpu_seconds:.1f} s), peak RSS {fig.peak_rss_mb:.0f} MB, "
+              f"{fig.count('resources'):,} resources, {fig.count('grants'):,} grants stored "
               f"(expansion included)   [target: seconds]")
-
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
 
@@ -119,3 +119,18 @@ def expand_env(value: str, what: str, env: Mapping[str, str] | None = None) -> s
     if missing:
         raise ConfigError(f"{what}: environment variable(s) {', '.join(sorted(set(missing)))} not set")
     return expanded
+
+
+C = TypeVar("C")
+
+
+@dataclass
+class LoadedConfig(Generic[C]):
+    """A validated config, the document it came from (for line numbers) and its findings (warnings)."""
+
+    config: C
+    doc: YamlDocument
+    issues: list[Any]
+
+    def where(self, path: Path_) -> str:
+        return self.doc.where(path)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError
 
+from pybaton import yamldoc
 from pybaton.connectors.sql.config import Issue, Model, Text, TextList, TextMap, validation_issues, walk_keys
 from pybaton.errors import ConfigError
 from pybaton.yamldoc import Path_, YamlDocument, dotted, load_file, parse_text
@@ -269,16 +269,7 @@ class HttpConfig(Model):
 
 # -- loading ---------------------------------------------------------------------------------------
 
-@dataclass
-class LoadedConfig:
-    """A parsed config, the document it came from (for line numbers) and its findings."""
-
-    config: HttpConfig
-    doc: YamlDocument
-    issues: list[Issue]
-
-    def where(self, path: Path_) -> str:
-        return self.doc.where(path)
+LoadedConfig = yamldoc.LoadedConfig[HttpConfig]
 
 
 def _semantic_issues(config: HttpConfig, doc: YamlDocument) -> list[Issue]:

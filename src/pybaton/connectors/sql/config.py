@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.config import JsonDict
 
+from pybaton import yamldoc
 from pybaton.errors import ConfigError
 from pybaton.yamldoc import Path_, YamlDocument, dotted, load_file, parse_text
 
@@ -391,16 +392,7 @@ def validation_issues(exc: ValidationError, doc: YamlDocument) -> list[Issue]:
     return out
 
 
-@dataclass
-class LoadedConfig:
-    """A parsed config with the document it came from (for line numbers) and its findings."""
-
-    config: SqlConfig
-    doc: YamlDocument
-    issues: list[Issue]
-
-    def where(self, path: Path_) -> str:
-        return self.doc.where(path)
+LoadedConfig = yamldoc.LoadedConfig[SqlConfig]
 
 
 def from_document(doc: YamlDocument, *, strict: bool = False) -> LoadedConfig:
