@@ -127,6 +127,7 @@ def test_repeated_page_token_fails_cleanly(tmp_path: Path, capsys: pytest.Captur
     started = time.monotonic()
     with pytest.raises(FatalError, match=r"listing user: the connector returned page token 'same-token' twice"):
         quiet_sync(Looping(ToyConfig()), tmp_path / "loop.c1z")
+    capsys.readouterr()  # only the standalone command's stderr is under test
     code = execute(Looping, ["-f", str(tmp_path / "loop2.c1z"), "--log-level", "error"], env={}, out=io.StringIO())
     err = capsys.readouterr().err.strip()
     assert code == 1 and "\n" not in err and "twice" in err
