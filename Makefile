@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## make demo: sync the built-in demo connector (no credentials) and show what it found
 demo: $(STAMP)
-	$(BIN)/pybaton sync demo -f demo.c1z --data-dir .pybaton/demo
+	$(BIN)/pybaton sync demo -f demo.c1z --data-dir .pybaton/demo --log-level warn
 	$(BIN)/pybaton -f demo.c1z summary
 
 ## make test: install what the tests need (servers from Debian packages), run the whole suite
