@@ -571,10 +571,10 @@ def test_interrupt_exits_130_and_bugs_are_one_line(cli: Any, monkeypatch: pytest
     def buggy(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(outputs, "grants", interrupted)
+    monkeypatch.setattr(outputs, "grant_rows", interrupted)
     result = cli("-f", FIXTURES / "ldap.c1z", "grants")
     assert result.code == 130 and result.out == "" and "Traceback" not in result.err
-    monkeypatch.setattr(outputs, "grants", buggy)
+    monkeypatch.setattr(outputs, "grant_rows", buggy)
     monkeypatch.delenv("PYBATON_TRACEBACK", raising=False)
     _assert_one_error(cli("-f", FIXTURES / "ldap.c1z", "grants"), 1, "RuntimeError", "boom")
 

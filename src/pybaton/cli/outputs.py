@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pybaton.c1z import SyncReader, SyncRun
@@ -109,24 +109,25 @@ def entitlements(reader: SyncReader, warn: Warn, resource_type: str | None = Non
     return out
 
 
-def grants(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
-           resource_type: str | None = None, resource_id: str | None = None) -> outputs_pb2.GrantListOutput:
+def grant_rows(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
+               resource_type: str | None = None, resource_id: str | None = None
+               ) -> Iterator[outputs_pb2.GrantOutput]:
     """Every matching grant with its entitlement, resource, resource type and principal looked up.
 
+    A generator, so a listing of millions of grants streams in constant memory.
     The resource is the one the grant's entitlement is on (as Go does), not a
     column of the grant row.
     """
     look = Lookups(reader, warn)
-    out = outputs_pb2.GrantListOutput()
     for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
                                resource_id=resource_id):
-        row = out.grants.add()
+        row = outputs_pb2.GrantOutput()
         row.grant.CopyFrom(grant)
         row.entitlement.CopyFrom(look.entitlement(grant.entitlement.id))
         row.principal.CopyFrom(look.resource(grant.principal.id))
         row.resource.CopyFrom(look.resource(grant.entitlement.resource.id))
         row.resource_type.CopyFrom(look.resource_type(grant.entitlement.resource.id.resource_type))
-    return out
+        yield row
 
 
 def principals(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,

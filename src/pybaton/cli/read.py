@@ -30,6 +30,7 @@ from pybaton.cli.render import (
     print_console,
     print_csv,
     print_tables,
+    stream_json,
     to_json_dict,
     warning_line,
 )
@@ -136,9 +137,12 @@ def grants_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, resour
     _needs_type(resource_type, resource_id)
     _exclusive(resource_id, entitlement_id)
     with open_reader(opts) as reader:
-        out = outputs.grants(reader, warning_line, entitlement_id=entitlement_id,
-                             resource_type=resource_type, resource_id=resource_id)
-    show(opts, out, Listing("Grants", "grants", columns.GRANT_COLUMNS, out.grants))
+        rows = outputs.grant_rows(reader, warning_line, entitlement_id=entitlement_id,
+                                  resource_type=resource_type, resource_id=resource_id)
+        if opts.output is OutputFormat.JSON:
+            stream_json("grants", rows)  # a file can hold millions of grants: never all in memory
+        else:
+            show(opts, None, Listing("Grants", "grants", columns.GRANT_COLUMNS, rows))
 
 
 def principals_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, resource_type: TypeOpt = None,

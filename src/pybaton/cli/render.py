@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -129,6 +129,50 @@ def emit_json(document: Message | dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+class _PartsCache:
+    """Protojson of repeated sub-messages, computed once.
+
+    A listing row repeats its entitlement, resource, resource type and principal
+    across thousands of rows; converting each once (keyed by its bytes) makes
+    a million-row JSON listing several times faster, with a bounded cache.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._limit = limit
+        self._cache: dict[bytes, dict[str, Any]] = {}
+
+    def row(self, msg: Message) -> dict[str, Any]:
+        fields = msg.ListFields()
+        if not all(isinstance(value, Message) for _, value in fields):
+            return to_json_dict(msg)  # rows with plain fields: no parts to share
+        return {field.json_name: self._part(value) for field, value in fields}
+
+    def _part(self, value: Message) -> dict[str, Any]:
+        key = value.SerializeToString(deterministic=True)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            found = self._cache[key] = to_json_dict(value)
+        return found
+
+
+def stream_json(field: str, items: Iterable[Message]) -> None:
+    """Write ``{"<field>": [item, ...]}`` one item at a time (Go's shape; ``{}`` when empty).
+
+    Identical to :func:`emit_json` of the list message, without holding the list.
+    """
+    out = sys.stdout
+    parts = _PartsCache()
+    first = True
+    for item in items:
+        out.write(f'{{"{field}": [' if first else ", ")
+        out.write(json.dumps(parts.row(item), ensure_ascii=False))
+        first = False
+    out.write("{}\n" if first else "]}\n")
+    out.flush()
+
+
 # -- tables --------------------------------------------------------------------------------------
 
 
@@ -150,7 +194,7 @@ class Listing(Generic[R]):
     title: str
     noun: str
     columns: Sequence[Column[R]]
-    rows: Sequence[R]
+    rows: Iterable[R]
 
 
 def _rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
@@ -189,7 +233,7 @@ def print_console(listing: Listing[Any]) -> None:
     columns = [c for c in listing.columns if c.console]
     rows = [[c.get(r) for c in columns] for r in listing.rows]
     _print(_rich_table(listing.title, [c.header for c in columns], rows),
-           Text(count_line(len(listing.rows), listing.noun)))
+           Text(count_line(len(rows), listing.noun)))
 
 
 def print_csv(listing: Listing[Any]) -> None:
