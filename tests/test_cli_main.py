@@ -49,3 +49,16 @@ def test_read_commands_load_no_connector_cel_or_driver() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stderr.strip().splitlines()[-1] == "0 []", proc.stderr
     assert '"grants"' in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["sync", "grant", "revoke", "create-account", "delete-resource",
+                                     "rotate-credentials"])
+def test_connector_commands_answer_help_before_a_connector_is_named(command: str,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from pybaton.cli.main import run
+    from pybaton.connectors import BUILTIN
+
+    assert run([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: pybaton {command} NAME")
+    assert all(name in out for name in BUILTIN)

@@ -22,7 +22,7 @@ import typer
 
 from pybaton.cli.external import resolve_connector
 from pybaton.cli.options import DEFAULT_FILE, GlobalOptions
-from pybaton.cli.sync import PASS_THROUGH
+from pybaton.cli.sync import HELP_WORDS, PASS_THROUGH, show_connector_usage
 from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.config import ConnectorConfig, load_config
 from pybaton.connector.runner import RuntimeFlags, execute, flags_parser
@@ -61,6 +61,9 @@ def _audit_of(args: list[str]) -> tuple[Path, bool]:
 
 def _run(ctx: typer.Context, name: str | None, op: Op, translated: list[str], target: dict[str, str]) -> None:
     """Resolve the connector (auditing an unknown one) and run its command with the one-shot flags."""
+    if name in HELP_WORDS:
+        show_connector_usage(op.value, "[OPTIONS] [-p] [--dry-run] [connector flags]",
+                             "Write access back into a system (enable with -p; --dry-run shows what would happen).")
     if name is None or name.startswith("-"):
         raise UsageError(f"which connector? usage: pybaton {op.value} NAME [OPTIONS] [-p] [--dry-run] "
                          f"[connector flags]; `pybaton {op.value} NAME --help` lists every flag")

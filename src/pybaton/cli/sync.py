@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -53,6 +53,8 @@ def sync_command(
 
     `pybaton sync --all [-w pybaton.yaml]` syncs every system of a workspace instead.
     """
+    if name in HELP_WORDS:
+        show_connector_usage("sync", "[FLAGS]", "Sync a connector into a .c1z (or --all: every workspace system).")
     words = ([name] if name is not None else []) + list(ctx.args)
     if "--all" in words:
         if name is not None and not name.startswith("-"):
@@ -70,6 +72,17 @@ def sync_command(
     code = execute(connector_class, args, prog=f"pybaton sync {name}")
     if code:
         raise typer.Exit(code)
+
+
+HELP_WORDS = ("-h", "--help")
+
+
+def show_connector_usage(command: str, flags: str, summary: str) -> NoReturn:
+    """``pybaton COMMAND --help`` before a connector is named: usage, the connectors, where the flags are."""
+    typer.echo(f"usage: pybaton {command} NAME {flags}\n\n{summary}\n\n"
+               f"connectors: {', '.join(available_connectors())}\n"
+               f"`pybaton {command} NAME --help` lists that connector's flags.")
+    raise typer.Exit(0)
 
 
 def _sync_workspace(args: list[str]) -> None:
