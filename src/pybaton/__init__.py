@@ -1,6 +1,6 @@
 """pybaton: who has access to what, across every system, in Baton's format.
 
-The package is laid out by the path data takes (see docs/DESIGN in the README):
+The package is laid out by the path data takes (the README's "Project layout"):
 ``connector`` → ``sync`` → ``c1z`` → readers (``cli``, diff, ``reconcile``) →
 ``provision``. Each sub-package has one job and a small public surface.
 """
