@@ -20,11 +20,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field
 
 from pybaton import yamldoc
-from pybaton.connectors.sql.config import Issue, Model, Text, TextList, TextMap, validation_issues, walk_keys
-from pybaton.errors import ConfigError
+from pybaton.connectors.sql.config import Issue, Model, Text, TextList, TextMap, validate_document
 from pybaton.yamldoc import Path_, YamlDocument, dotted, load_file, parse_text
 
 log = logging.getLogger("pybaton.connectors.http")
@@ -302,31 +301,10 @@ def _semantic_issues(config: HttpConfig, doc: YamlDocument) -> list[Issue]:
 
 def from_document(doc: YamlDocument, *, strict: bool = False) -> LoadedConfig:
     """Validate a parsed document; raise one :class:`ConfigError` listing every problem found."""
-    data = doc.data if doc.data is not None else {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{doc.source}: expected a mapping at the top level (version, app_name, connect, "
-                          "resource_types)")
-    issues = [Issue(i.where, i.path, i.message.replace("baton-sql ignores it", "ignored"), i.error, i.unknown)
-              for i in walk_keys(data, HttpConfig, (), doc)]
-    issues += [Issue(f"{doc.source}:{line}", dotted(path), "duplicate key (the last one wins)", unknown=True)
-               for path, line in doc.duplicates]
-    try:
-        config = HttpConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(summary(validation_issues(exc, doc) + issues)) from None
-    if strict:
-        issues = [Issue(i.where, i.path, i.message, error=i.unknown, unknown=i.unknown) for i in issues]
-    issues += _semantic_issues(config, doc)
-    errors = [i for i in issues if i.error]
-    if errors:
-        raise ConfigError(summary(errors))
+    config, issues = validate_document(doc, HttpConfig, strict=strict, peer=None,
+                                       expected="version, app_name, connect, resource_types",
+                                       checks=_semantic_issues)
     return LoadedConfig(config, doc, issues)
-
-
-def summary(issues: list[Issue]) -> str:
-    """Every issue, one per line (the first as the message, the rest indented under it)."""
-    first, rest = str(issues[0]), issues[1:]
-    return first + "".join(f"\n  {issue}" for issue in rest)
 
 
 def read(path: str | Path, *, strict: bool = False) -> LoadedConfig:

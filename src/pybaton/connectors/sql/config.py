@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.config import JsonDict
@@ -353,8 +353,12 @@ def _children(value: Any, shape: str) -> Iterator[tuple[str | int, Any]]:
         yield from ((str(k), v) for k, v in value.items())
 
 
-def walk_keys(data: Any, model: type[Model], path: Path_, doc: YamlDocument) -> Iterator[Issue]:
-    """Unknown keys (warnings) and known-but-unimplemented keys (notes) below ``path``."""
+def walk_keys(data: Any, model: type[Model], path: Path_, doc: YamlDocument,
+              peer: str | None = "baton-sql") -> Iterator[Issue]:
+    """Unknown keys (warnings) and known-but-unimplemented keys (notes) below ``path``.
+
+    ``peer`` names the Go tool whose (silent) behaviour the warning explains, if any.
+    """
     if not isinstance(data, dict):
         return
     fields = {info.alias or name: info for name, info in model.model_fields.items()}
@@ -362,7 +366,8 @@ def walk_keys(data: Any, model: type[Model], path: Path_, doc: YamlDocument) -> 
         child: Path_ = (*path, str(key))
         info = fields.get(str(key))
         if info is None:
-            yield Issue(doc.where(child), dotted(child), f"unknown key {key!r} (baton-sql ignores it; "
+            fate = f"{peer} ignores it" if peer else "ignored"
+            yield Issue(doc.where(child), dotted(child), f"unknown key {key!r} ({fate}; "
                         f"known here: {', '.join(sorted(fields))})", unknown=True)
             continue
         extra = info.json_schema_extra
@@ -374,10 +379,10 @@ def walk_keys(data: Any, model: type[Model], path: Path_, doc: YamlDocument) -> 
             continue
         shape, sub = nested
         if shape == "one":
-            yield from walk_keys(value, sub, child, doc)
+            yield from walk_keys(value, sub, child, doc, peer)
         else:
             for index, item in _children(value, shape):
-                yield from walk_keys(item, sub, (*child, index), doc)
+                yield from walk_keys(item, sub, (*child, index), doc, peer)
 
 
 def validation_issues(exc: ValidationError, doc: YamlDocument) -> list[Issue]:
@@ -395,32 +400,48 @@ def validation_issues(exc: ValidationError, doc: YamlDocument) -> list[Issue]:
 LoadedConfig = yamldoc.LoadedConfig[SqlConfig]
 
 
-def from_document(doc: YamlDocument, *, strict: bool = False) -> LoadedConfig:
-    """Validate a parsed document; raise one :class:`ConfigError` listing every problem found."""
+M = TypeVar("M", bound=Model)
+
+
+def validate_document(doc: YamlDocument, model: type[M], *, strict: bool, expected: str, peer: str | None,
+                      checks: Callable[[M, YamlDocument], list[Issue]] | None = None
+                      ) -> tuple[M, list[Issue]]:
+    """Validate a parsed YAML config into ``model``; one :class:`ConfigError` lists every error.
+
+    Unknown and duplicate keys are warnings (errors with ``strict``); ``checks``
+    adds what the model cannot see. Shared by the SQL and HTTP meta-connectors.
+    """
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{doc.source}: expected a mapping at the top level (app_name, connect, resource_types)")
-    issues = list(walk_keys(data, SqlConfig, (), doc))
+        raise ConfigError(f"{doc.source}: expected a mapping at the top level ({expected})")
+    issues = list(walk_keys(data, model, (), doc, peer))
     issues += [Issue(f"{doc.source}:{line}", dotted(path), "duplicate key (the last one wins)", unknown=True)
                for path, line in doc.duplicates]
     try:
-        config = SqlConfig.model_validate(data)
+        config = model.model_validate(data)
     except ValidationError as exc:
-        errors = validation_issues(exc, doc)
-        raise ConfigError(_summary(errors + issues)) from None
+        raise ConfigError(summary(validation_issues(exc, doc) + issues)) from None
     if strict:
         issues = [Issue(i.where, i.path, i.message, error=i.unknown, unknown=i.unknown) for i in issues]
+    if checks is not None:
+        issues += checks(config, doc)
     errors = [i for i in issues if i.error]
     if errors:
-        raise ConfigError(_summary(errors))
-    return LoadedConfig(config, doc, issues)
+        raise ConfigError(summary(errors))
+    return config, issues
 
 
-def _summary(issues: list[Issue]) -> str:
+def summary(issues: list[Issue]) -> str:
+    """Every issue, one per line (the first as the message, the rest indented under it)."""
     first, rest = str(issues[0]), issues[1:]
-    if not rest:
-        return first
     return first + "".join(f"\n  {issue}" for issue in rest)
+
+
+def from_document(doc: YamlDocument, *, strict: bool = False) -> LoadedConfig:
+    """Validate a parsed document; raise one :class:`ConfigError` listing every problem found."""
+    config, issues = validate_document(doc, SqlConfig, strict=strict, peer="baton-sql",
+                                       expected="app_name, connect, resource_types")
+    return LoadedConfig(config, doc, issues)
 
 
 def load(path: str | Path, *, strict: bool = False) -> LoadedConfig:
