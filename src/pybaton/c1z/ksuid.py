@@ -24,10 +24,3 @@ def new_ksuid(now: float | None = None) -> str:
         chars.append(_ALPHABET[rem])
     return "".join(reversed(chars)).rjust(_LENGTH, "0")
 
-
-def ksuid_time(ksuid: str) -> int:
-    """Unix seconds encoded in a KSUID (for display and sanity checks)."""
-    value = 0
-    for ch in ksuid:
-        value = value * 62 + _ALPHABET.index(ch)
-    return (value >> 128) + _EPOCH

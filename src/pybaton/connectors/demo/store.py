@@ -162,9 +162,6 @@ class DemoStore:
             select 1 from inside where id = ?""", (outer, inner))
         return row is not None
 
-    def user_by_login(self, login: str) -> Row | None:
-        return self.get("user", login)
-
     # -- writes --------------------------------------------------------------------------------
 
     def add_access(self, resource_type: str, resource_id: str, slug: str, principal_type: str,

@@ -22,7 +22,6 @@ from pybaton import model
 from pybaton.connectors.ldap import dn as dnlib
 from pybaton.connectors.ldap.client import Entry, LdapClient, Search
 from pybaton.connectors.ldap.config import DEFAULT_OU_FILTER, LdapConfig
-from pybaton.model import annotations as ann
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, annotation_trait_pb2, resource_pb2
 
 MEMBER = "member"
@@ -223,10 +222,6 @@ def org_unit_resource(entry: Entry, index: DirectoryIndex) -> resource_pb2.Resou
 def _rdn(entry: Entry) -> str:
     rdns = dnlib.parse(entry.dn)
     return rdns[0][0][1] if rdns else entry.dn
-
-
-def is_user(res: resource_pb2.Resource) -> bool:
-    return ann.has(res.annotations, annotation_trait_pb2.UserTrait)
 
 
 def unique_member_dn(value: str) -> str:

@@ -36,7 +36,7 @@ from pybaton.connector import (
 from pybaton.connector.http import HttpConflictError
 from pybaton.connector.passwords import generate_password
 from pybaton.connectors._common import static_entitlement
-from pybaton.connectors.scim.client import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, ScimClient
+from pybaton.connectors.scim.client import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimClient
 from pybaton.errors import ProvisioningError
 from pybaton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,
@@ -354,13 +354,6 @@ class GroupSyncer(ScimSyncer):
         if rtype != GROUP.id or slug != "member":
             raise ProvisioningError(f"{entitlement.id!r} is not a SCIM group membership (group:ID:member)")
         return rid
-
-    def create_group(self, name: str, members: Sequence[tuple[str, str]] = ()) -> resource_pb2.Resource:
-        """Create a group (used by tools and tests; Baton has no create-group operation)."""
-        body: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "displayName": name}
-        if members:
-            body["members"] = [{"value": pid, "type": SCIM_TYPE[pt]} for pt, pid in members]
-        return group_resource(self.client.create(self.scim_type, body))
 
 
 def _quote(value: str) -> str:
