@@ -143,14 +143,7 @@ class TokenAuth:
 
     def _fetch(self, client: HttpClient, refresh_token: str) -> _Token:
         request = client.build_request("POST", self.token_url, data=self.form(refresh_token), headers=self.headers())
-        response = client.send_raw(request)
-        if response.status_code in (400, 401, 403):
-            raise AuthenticationError(f"token endpoint {self.token_url} refused the credentials "
-                                      f"(status {response.status_code})")
-        if not response.is_success:
-            raise HttpStatusError(f"token endpoint {self.token_url}: status {response.status_code}",
-                                  status=response.status_code)
-        return self._parse(response)
+        return self._parse(_checked(client.send_raw(request), f"token endpoint {self.token_url}"))
 
     def _parse(self, response: httpx.Response) -> _Token:
         try:
@@ -277,14 +270,7 @@ class DynamicBearer(TokenAuth):
                  **({"password": self.password} if self.password else {})}
         kwargs: dict[str, Any] = {"json": creds} if self.body_style == "json" else {"data": creds}
         request = client.build_request("POST", self.token_url, headers=self.headers(), **kwargs)
-        response = client.send_raw(request)
-        if response.status_code in (400, 401, 403):
-            raise AuthenticationError(f"login endpoint {self.token_url} refused the credentials "
-                                      f"(status {response.status_code})")
-        if not response.is_success:
-            raise HttpStatusError(f"login endpoint {self.token_url}: status {response.status_code}",
-                                  status=response.status_code)
-        return self._parse(response)
+        return self._parse(_checked(client.send_raw(request), f"login endpoint {self.token_url}"))
 
     def secrets(self) -> list[str]:
         return [*super().secrets(), self.password]
@@ -299,3 +285,12 @@ __all__ = [
     "OAuth2Password",
     "TokenAuth",
 ]
+
+
+def _checked(response: httpx.Response, what: str) -> httpx.Response:
+    """A token or login endpoint's answer, or the typed error: refused credentials are the operator's to fix."""
+    if response.status_code in (400, 401, 403):
+        raise AuthenticationError(f"{what} refused the credentials (status {response.status_code})")
+    if not response.is_success:
+        raise HttpStatusError(f"{what}: status {response.status_code}", status=response.status_code)
+    return response
