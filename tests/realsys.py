@@ -17,8 +17,8 @@ from typing import Any
 
 from pybaton.c1z import C1ZFile, SyncReader
 from pybaton.connector.base import Connector
-from pybaton.connector.runner import execute
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
+from pybaton.runtime.runner import execute
 from pybaton.sync import SyncOptions, sync
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -18,8 +18,9 @@ from pydantic import Field, SecretStr
 
 from pybaton.connector import ConnectorMetadata
 from pybaton.connector.logging import Redactor
-from pybaton.connector.runner import RuntimeFlags, SyncFlags, build_parser, execute, parse
 from pybaton.errors import FatalError, UsageError
+from pybaton.runtime.flags import RuntimeFlags, SyncFlags
+from pybaton.runtime.runner import build_parser, execute, parse
 
 TESTS = Path(__file__).parent
 SECRET = "s3cr3t-Value-9f8e7d"
@@ -383,7 +384,7 @@ def test_pybaton_summary(workdir: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_rich_progress_draws_phases() -> None:
     from rich.console import Console
 
-    from pybaton.connector.progress import RichProgress, progress_for
+    from pybaton.runtime.progress import RichProgress, progress_for
     from pybaton.sync.progress import LogProgress
 
     buffer = io.StringIO()

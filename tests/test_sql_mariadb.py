@@ -15,8 +15,8 @@ pytest.importorskip("pymysql")
 
 from sql_support import EXAMPLES, FIXTURES, as_dict, conformance_file, connector, reader, run_sync, trait
 
-from pybaton.connector.runner import execute
 from pybaton.connectors.sql import SqlConnector
+from pybaton.runtime.runner import execute
 from pybaton.testing.servers import MariaDBServer
 
 pytestmark = [pytest.mark.servers, pytest.mark.xdist_group("mariadb")]

@@ -19,8 +19,8 @@ pytest.importorskip("psycopg")
 
 from sql_support import conformance_file, connector, reader, run_sync, trait
 
-from pybaton.connector.runner import execute
 from pybaton.connectors.sql import SqlConnector
+from pybaton.runtime.runner import execute
 from pybaton.testing.servers import PostgresServer
 
 pytestmark = [pytest.mark.servers, pytest.mark.xdist_group("postgres")]

@@ -13,9 +13,9 @@ pytest.importorskip("cel")
 from sql_support import EXAMPLES, connector, reader, run_sync, trait
 
 from pybaton.cli.main import run as cli
-from pybaton.connector.runner import execute
 from pybaton.connectors.sql import SqlConnector
 from pybaton.errors import ConfigError
+from pybaton.runtime.runner import execute
 
 CONFIG = EXAMPLES / "inhouse-sqlite.yml"
 

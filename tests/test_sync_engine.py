@@ -18,9 +18,9 @@ from connector_toys import USER, GroupSyncer, Toy, ToyConfig, UserSyncer, toy
 
 from pybaton import model
 from pybaton.connector import Connector, ConnectorMetadata, Page, PageToken, ResourceSyncer
-from pybaton.connector.runner import execute
 from pybaton.errors import FatalError, NotFoundError, RateLimitedError, RetryableError
 from pybaton.pb.c1.connector.v2 import grant_pb2, resource_pb2
+from pybaton.runtime.runner import execute
 from pybaton.sync import RetryPolicy, SyncOptions, SyncResult, sync
 from pybaton.testing import ConnectorWalk, Fault, inject_faults, snapshot
 

@@ -25,11 +25,12 @@ from pybaton.cli.options import DEFAULT_FILE, GlobalOptions
 from pybaton.cli.sync import HELP_WORDS, PASS_THROUGH, show_connector_usage
 from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.config import ConnectorConfig, load_config
-from pybaton.connector.runner import RuntimeFlags, execute, flags_parser
 from pybaton.errors import UsageError, UserError
 from pybaton.provision.audit import default_audit_path, record_refusal
 from pybaton.provision.oneshot import ProvisioningFlags, audit_path
 from pybaton.provision.requests import Op
+from pybaton.runtime.flags import RuntimeFlags
+from pybaton.runtime.runner import execute, flags_parser
 
 NameArg = Annotated[str | None, typer.Argument(help="The connector (`pybaton connectors`, or a connectors.yaml "
                                                     "entry)", show_default=False)]

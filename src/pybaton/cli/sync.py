@@ -1,7 +1,7 @@
 """``pybaton sync <connector>``, ``pybaton connectors`` and ``pybaton summary``.
 
 ``sync`` hands everything after the connector's name to the standard runner
-(:func:`pybaton.connector.runner.execute`), so ``pybaton sync demo …`` accepts
+(:func:`pybaton.runtime.runner.execute`), so ``pybaton sync demo …`` accepts
 exactly the flags, env vars and ``.baton.yaml`` keys of a standalone connector
 command: there is one definition of them, not two.
 """
@@ -30,9 +30,9 @@ from pybaton.cli.options import (
     require_format,
     settings,
 )
-from pybaton.connector.runner import execute
 from pybaton.errors import PyBatonError, UsageError, UserError
 from pybaton.pb.c1.connector.v2 import resource_pb2
+from pybaton.runtime.runner import execute
 
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 _TEXT_FORMATS = (OutputFormat.CONSOLE, OutputFormat.JSON)

@@ -53,8 +53,14 @@ __all__ = [
 ]
 
 
-def run(connector_class: type[Connector], argv: list[str] | None = None) -> None:  # type: ignore[type-arg]
-    """Run ``connector_class`` as a standalone command with Baton's standard flags."""
-    from pybaton.connector.runner import main
+def run(connector_class: type[Connector], argv: list[str] | None = None,  # type: ignore[type-arg]
+        *, prog: str | None = None) -> None:
+    """Run ``connector_class`` as a standalone command with Baton's standard flags.
 
-    main(connector_class, argv)
+    The runner lives above the sync engine and provisioning (:mod:`pybaton.runtime`),
+    which it drives; this forwarding import, made at call time, is the one place
+    the authoring API reaches up, so connector scripts need only ``pybaton.connector``.
+    """
+    from pybaton.runtime.runner import main
+
+    main(connector_class, argv, prog=prog)

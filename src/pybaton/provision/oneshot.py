@@ -1,7 +1,7 @@
-"""Baton's one-shot provisioning flags on every connector command, and the operation they run.
+"""Baton's one-shot provisioning flags on every connector command, and the request they make.
 
 The standard runner lists :class:`ProvisioningFlags` among its flag groups and
-:func:`wanted` / :func:`run` among its operations, so every connector command
+runs the action they ask for (:mod:`pybaton.runtime.operations`), so every connector command
 (and ``pybaton grant …``, which is built on it) accepts ``-p``, ``--dry-run``,
 ``--grant-entitlement`` … with the runner's precedence (flag > ``BATON_*`` env >
 ``.baton.yaml``). As in Baton, the five actions are mutually exclusive and each
@@ -12,27 +12,15 @@ when their ``-type`` flag is left out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from pybaton.connector.base import Connector
-from pybaton.connector.config import ConnectorConfig, flag_name, secret_values
-from pybaton.connector.external import ExternalConnector
-from pybaton.connector.logging import Redactor, configure
-from pybaton.errors import UsageError, UserError
-from pybaton.provision.audit import default_audit_path, record_refusal
-from pybaton.provision.backend import Backend, ConnectorBackend
-from pybaton.provision.credentials import CredentialSpec
-from pybaton.provision.execute import Settings, provision
-from pybaton.provision.external import ExternalBackend
+from pybaton.connector.config import ConnectorConfig, flag_name
+from pybaton.errors import UsageError
+from pybaton.provision.audit import default_audit_path
 from pybaton.provision.requests import Op, Request
-from pybaton.sync.external import baton_args
-
-if TYPE_CHECKING:
-    from pybaton.connector.runner import Invocation
 
 
 def _opt(description: str) -> Any:
@@ -122,40 +110,3 @@ def request_from_flags(flags: ProvisioningFlags) -> Request:
 def audit_path(flags: ProvisioningFlags, c1z_path: str | Path) -> Path:
     """``--audit-log``, else the default beside the ``.c1z``."""
     return Path(flags.audit_log) if flags.audit_log else default_audit_path(c1z_path)
-
-
-def wanted(inv: Invocation) -> bool:
-    """Any one-shot action flag turns the command from a sync into a provisioning run."""
-    return bool(requested(inv.group(ProvisioningFlags)))
-
-
-def _backend(inv: Invocation, connector: Connector[Any], spec: CredentialSpec) -> Backend:
-    if isinstance(connector, ExternalConnector):
-        return ExternalBackend(connector.entry, spec.c1z_path, spec, baton_args(inv.given, ("log_level",)))
-    return ConnectorBackend(connector)
-
-
-def run(inv: Invocation, connector: Connector[Any]) -> int:
-    """Run the requested action; refusals of malformed flag combinations are audited too."""
-    flags: ProvisioningFlags = inv.group(ProvisioningFlags)
-    c1z_path = Path(inv.runtime.file)
-    audit = audit_path(flags, c1z_path)
-    name = connector.metadata.name
-    try:
-        request = request_from_flags(flags)
-    except UserError as exc:
-        operation = "+".join(op.value for op in requested(flags))
-        record_refusal(audit, name, operation, {}, str(exc), dry_run=flags.dry_run)
-        raise
-    spec = CredentialSpec(inv.out, c1z_path, flags.credential_kind, flags.credential_length,
-                          tuple(flags.credential_require), flags.credential_recipient, flags.credential_file)
-    config_secrets = secret_values(connector.config)
-
-    def protect(values: Sequence[str]) -> Redactor:
-        """Re-install the log filter so the new credentials are scrubbed like the config's secrets."""
-        inv.redact = configure(inv.runtime.log_level, inv.runtime.log_format, [*config_secrets, *values])
-        return inv.redact
-
-    settings = Settings(c1z_path, audit, flags.provisioning, flags.dry_run, spec, inv.out,
-                        protect=protect, redact=inv.redact)
-    return provision(request, _backend(inv, connector, spec), settings)

@@ -6,7 +6,7 @@ imported into the target file as a new sync run (:mod:`pybaton.c1z.merge`).
 The target is only touched once the command has succeeded, so a failing
 connector never leaves a half-written run behind.
 
-:func:`wanted` / :func:`run` plug this into the standard runner as an
+:mod:`pybaton.runtime.operations` plugs this into the standard runner as an
 operation, so ``pybaton sync <name>`` takes the same flags for an external
 connector as for a built-in one; the Baton ones among them are passed on.
 """
@@ -17,19 +17,15 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pybaton.c1z import C1ZFile, SyncReader
 from pybaton.c1z.merge import import_run
-from pybaton.connector.base import Connector
 from pybaton.connector.config import flag_name
-from pybaton.connector.external import ExternalConnector, ExternalEntry, run_command
+from pybaton.connector.external import ExternalEntry, run_command
 from pybaton.errors import ConnectorError
 from pybaton.sync.engine import SyncResult
 from pybaton.sync.options import SyncOptions
-
-if TYPE_CHECKING:
-    from pybaton.connector.runner import Invocation
 
 # Standard flags every Baton connector understands, passed on when the operator gave them.
 PASSED_ON = ("log_level", "log_format", "sync_resources", "sync_resource_types",
@@ -66,19 +62,3 @@ def sync_external(entry: ExternalEntry, path: Path, args: Iterable[str] = ()) ->
     with C1ZFile.open(path) as c1z:
         stats = SyncReader(c1z, run).stats()
     return SyncResult(run.sync_id, path, stats, resumed=False, seconds=time.monotonic() - started)
-
-
-# -- the runner operation ----------------------------------------------------------------------
-
-def wanted(inv: Invocation) -> bool:
-    """External connectors sync by running their command, never through the engine."""
-    return issubclass(inv.connector_class, ExternalConnector)
-
-
-def run(inv: Invocation, connector: Connector[Any]) -> int:
-    from pybaton.connector.runner import summary_lines
-
-    assert isinstance(connector, ExternalConnector)
-    result = sync_external(connector.entry, Path(inv.runtime.file), baton_args(inv.given))
-    print("\n".join(summary_lines(connector.metadata.name, result)), file=inv.out)
-    return 0

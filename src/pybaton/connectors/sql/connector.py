@@ -102,6 +102,6 @@ class SqlConnector(Connector[SqlConnectorConfig]):
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The ``pybaton-sql`` command: Baton's standard connector flags plus ``--config``."""
-    from pybaton.connector.runner import main as run
+    from pybaton.connector import run
 
-    run(SqlConnector, argv, prog="pybaton-sql")
+    run(SqlConnector, list(argv) if argv is not None else None, prog="pybaton-sql")

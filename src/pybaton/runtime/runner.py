@@ -1,14 +1,15 @@
 """The standard command every connector gets: Baton's flags, ``capabilities``, ``config`` and sync.
 
 Flags are data, not code: each group of standard flags is a pydantic model
-(:data:`FLAG_GROUPS`), and so is the connector's config. One builder turns all
+(:data:`~pybaton.runtime.flags.FLAG_GROUPS`), and so is the connector's config. One builder turns all
 of them into ``argparse`` options, one resolver reads every value by the same
 precedence (flag > ``BATON_*`` env > ``.baton.yaml`` > default) and validates it
 with a one-line error naming the field. ``pybaton sync <name>`` reuses
 :func:`execute`, so the standalone command and the CLI accept exactly the same flags.
 
 Adding provisioning (``-p``, ``--grant-entitlement`` …) means adding one model to
-:data:`FLAG_GROUPS` and one :class:`Operation` to :data:`OPERATIONS`; nothing
+:data:`~pybaton.runtime.flags.FLAG_GROUPS` and one
+:class:`~pybaton.runtime.operations.Operation` to :data:`~pybaton.runtime.operations.OPERATIONS`; nothing
 else here changes.
 """
 
@@ -23,9 +24,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TextIO
-
-from pydantic import Field, field_validator
+from typing import Any, NoReturn, TextIO
 
 from pybaton.connector.base import Connector
 from pybaton.connector.config import (
@@ -39,66 +38,15 @@ from pybaton.connector.config import (
 )
 from pybaton.connector.describe import capabilities_document, choices_of, config_document
 from pybaton.connector.logging import Redactor, configure
-from pybaton.connector.progress import progress_for
 from pybaton.errors import ConnectorError, UsageError, UserError
-from pybaton.model.ids import split_resource_ref
-from pybaton.provision import oneshot as provisioning
-from pybaton.sync import SyncOptions, SyncResult, sync
-from pybaton.sync import external as external_sync
+from pybaton.runtime.flags import CONFIG_FILE_FLAG, FLAG_GROUPS, RuntimeFlags
+from pybaton.runtime.operations import OPERATIONS, run_sync
 
 log = logging.getLogger("pybaton.runner")
 
 ConnectorClass = type[Connector[Any]]
 
 EXIT_INTERRUPTED = 130
-
-
-# -- the flag table --------------------------------------------------------------------------------
-
-class RuntimeFlags(ConnectorConfig):
-    """Where the sync goes and how the run logs."""
-
-    file: str = Field("sync.c1z", description="the .c1z file to write", json_schema_extra={"short": "-f"})
-    log_level: Literal["debug", "info", "warn", "error"] = Field("info", description="log level")
-    log_format: Literal["console", "json"] = Field("console", description="log format on stderr")
-
-
-class SyncFlags(ConnectorConfig):
-    """What to sync and how hard to push the system."""
-
-    sync_resources: list[str] = Field(default_factory=list,
-                                      description="sync only these resources, TYPE:ID (repeatable or comma list)")
-    sync_resource_types: list[str] = Field(default_factory=list,
-                                           description="sync only these resource types (repeatable or comma list)")
-    skip_entitlements_and_grants: bool = Field(False, description="sync resources only")
-    skip_grants: bool = Field(False, description="sync resources and entitlements, not grants")
-    workers: int = Field(1, ge=1, le=64, description="connector calls in parallel for entitlements and grants")
-    page_size: int = Field(100, ge=1, le=10_000, description="items asked for per connector call")
-
-    @field_validator("sync_resources")
-    @classmethod
-    def _resource_refs(cls, refs: list[str]) -> list[str]:
-        for ref in refs:
-            split_resource_ref(ref)
-        return refs
-
-
-@dataclass(frozen=True)
-class FlagGroup:
-    """A titled set of standard flags, declared as a config model."""
-
-    title: str
-    model: type[ConnectorConfig]
-
-
-# The one table of standard flags.
-FLAG_GROUPS: tuple[FlagGroup, ...] = (
-    FlagGroup("runtime", RuntimeFlags),
-    FlagGroup("sync", SyncFlags),
-    FlagGroup("provisioning", provisioning.ProvisioningFlags),
-)
-
-CONFIG_FILE_FLAG = "config_file"
 
 
 # -- parsing ---------------------------------------------------------------------------------------
@@ -246,57 +194,6 @@ def parse(connector_class: ConnectorClass, argv: Sequence[str], *, prog: str | N
     file_values = _split_lists(_read_settings_file(given, env), list_fields)
     flags = {g.model: load_config(g.model, given, env=env, file_values=file_values) for g in FLAG_GROUPS}
     return Invocation(connector_class, command, flags, given, env, file_values, out or sys.stdout)
-
-
-# -- operations ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Operation:
-    """Something the default command does instead of a sync when its flags are given.
-
-    Provisioning registers here, e.g. ``Operation("grant", lambda inv: bool(inv.group(ProvisioningFlags)
-    .grant_entitlement), run_grant)``; the first operation whose ``wanted`` is true runs.
-    """
-
-    name: str
-    wanted: Callable[[Invocation], bool]
-    run: Callable[[Invocation, Connector[Any]], int]
-
-
-def run_sync(inv: Invocation, connector: Connector[Any]) -> int:
-    """The default operation: sync into ``--file`` and print a short summary."""
-    runtime, sync_flags = inv.runtime, inv.group(SyncFlags)
-    options = SyncOptions(
-        workers=sync_flags.workers, page_size=sync_flags.page_size,
-        skip_entitlements_and_grants=sync_flags.skip_entitlements_and_grants, skip_grants=sync_flags.skip_grants,
-        sync_resources=tuple(sync_flags.sync_resources), sync_resource_types=tuple(sync_flags.sync_resource_types),
-    )
-    progress = progress_for(sys.stderr, log_format=runtime.log_format)
-    result = sync(connector, runtime.file, options, progress)
-    print("\n".join(summary_lines(connector.metadata.name, result)), file=inv.out)
-    return 0
-
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation("provision", provisioning.wanted, provisioning.run),
-    Operation("external sync", external_sync.wanted, external_sync.run),
-)
-
-
-def summary_lines(name: str, result: SyncResult) -> list[str]:
-    """What an operator wants after a sync: how much, how long, resumed or not, anything suspicious."""
-    stats = result.stats
-    how = "resumed and finished" if result.resumed else "finished"
-    lines = [f"sync of {name} {how} in {result.seconds:.1f}s: {result.path} (sync {result.sync_id})",
-             f"  {stats.get('resources', 0)} resources, {stats.get('entitlements', 0)} entitlements, "
-             f"{stats.get('grants', 0)} grants"]
-    by_type: dict[str, dict[str, int]] = stats.get("resources_by_resource_type", {})
-    for rtype in sorted(by_type):
-        ents = stats.get("entitlements_by_resource_type", {}).get(rtype, 0)
-        grants = stats.get("grants_by_resource_type", {}).get(rtype, 0)
-        lines.append(f"  {rtype}: {by_type[rtype]} resources, {ents} entitlements, {grants} grants")
-    lines.extend(f"  warning: {v.describe()}" for v in result.integrity)
-    return lines
 
 
 # -- subcommands -----------------------------------------------------------------------------------
