@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pybaton import model
 from pybaton.connector import PageToken, load_config
 from pybaton.connectors import builtin_connectors
-from pybaton.connectors._common import GrantTemplate
+from pybaton.connectors.grants import GrantTemplate
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector, ScaleModel
 from pybaton.errors import ConfigError
 

@@ -56,3 +56,18 @@ def _allowed(charset: str, banned: set[str]) -> str:
 def one_of_each_class() -> list[PasswordConstraint]:
     """Upper, lower, digit and punctuation, one each: the usual complexity rule."""
     return [PasswordConstraint(chars, 1) for chars in CHARACTER_CLASSES]
+
+
+# Connectors to real systems (PostgreSQL roles, LDAP entries) ask for at least this much.
+SYSTEM_MIN_LENGTH = 16
+SYSTEM_MAX_LENGTH = 256
+
+
+def system_password(options: CredentialOptions, *, system: str) -> str:
+    """A random password for an account in ``system`` (at least 16 characters)."""
+    return generate_password(options, who=system, min_length=SYSTEM_MIN_LENGTH, max_length=SYSTEM_MAX_LENGTH)
+
+
+def wants_password(options: CredentialOptions) -> bool:
+    """Whether the operator asked for a generated password (``none`` creates an account without one)."""
+    return options.kind != "none"

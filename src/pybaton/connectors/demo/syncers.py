@@ -29,10 +29,10 @@ from pybaton.connector import (
     RevokeResult,
 )
 from pybaton.connector.pagination import offset_of
-from pybaton.connectors._common import static_entitlement
 from pybaton.connectors.demo import credentials as creds
 from pybaton.connectors.demo import seed
 from pybaton.connectors.demo.store import DemoStore, Row
+from pybaton.connectors.entitlements import static_entitlement
 from pybaton.errors import ProvisioningError
 from pybaton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,

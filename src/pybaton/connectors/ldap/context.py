@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pybaton.connectors._support import Memo
 from pybaton.connectors.ldap import directory
 from pybaton.connectors.ldap.client import LdapClient
 from pybaton.connectors.ldap.config import LdapConfig
 from pybaton.connectors.ldap.directory import DirectoryIndex
+from pybaton.connectors.memo import Memo
 
 
 class LdapContext:

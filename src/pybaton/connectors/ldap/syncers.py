@@ -13,14 +13,15 @@ from typing import ClassVar
 
 from pybaton import model
 from pybaton.connector import Page, PageToken, ResourceSyncer
-from pybaton.connectors._common import static_entitlement
-from pybaton.connectors._support import GrantMaker, PageCache, page_map
+from pybaton.connectors.entitlements import static_entitlement
+from pybaton.connectors.grants import GrantMaker
 from pybaton.connectors.ldap import directory, writers
 from pybaton.connectors.ldap import dn as dnlib
 from pybaton.connectors.ldap.client import Entry, Search
 from pybaton.connectors.ldap.config import DEFAULT_OU_FILTER
 from pybaton.connectors.ldap.context import LdapContext
 from pybaton.connectors.ldap.directory import GROUP, MEMBER, ORG_UNIT, ROLE, USER, DirectoryIndex
+from pybaton.connectors.paging import PageCache, page_map
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 
 log = logging.getLogger("pybaton.connectors.ldap")

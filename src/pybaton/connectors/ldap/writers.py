@@ -30,12 +30,9 @@ from pybaton.connector.capabilities import (
     GrantResult,
     RevokeResult,
 )
-from pybaton.connectors._support import (
-    entitlement_target,
-    generate_password,
-    membership_grant,
-    wants_password,
-)
+from pybaton.connector.passwords import system_password, wants_password
+from pybaton.connectors.entitlements import entitlement_target
+from pybaton.connectors.grants import membership_grant
 from pybaton.connectors.ldap import directory
 from pybaton.connectors.ldap import dn as dnlib
 from pybaton.connectors.ldap.client import (
@@ -258,7 +255,7 @@ class AccountWriter(Writer):
                                        message=f"{existing.dn} already has uid {login!r}; its password was not changed")
         new_dn = f"uid={dnlib.escape_value(login)},{self._container()}"
         classes, attrs = self._account_attributes(info, login)
-        password = generate_password(credentials, system="ldap") if wants_password(credentials) else None
+        password = system_password(credentials, system="ldap") if wants_password(credentials) else None
         if password is not None and self.ctx.config.password_hash == "ssha":
             attrs["userPassword"] = ssha(password)
         result = self.ctx.client.add(new_dn, classes, attrs)
@@ -280,7 +277,7 @@ class AccountWriter(Writer):
         entry = self.ctx.client.read(resource_id.resource, ("objectClass",))
         if entry is None:
             raise ProvisioningError(f"no entry {resource_id.resource} in the directory")
-        password = generate_password(credentials, system="ldap")
+        password = system_password(credentials, system="ldap")
         if self.ctx.config.password_hash == "ssha":
             result = self.ctx.client.modify(entry.dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [ssha(password)])]})
             if not result.ok:

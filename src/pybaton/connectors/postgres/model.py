@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from pybaton import model
-from pybaton.connectors._common import static_entitlement
+from pybaton.connectors.entitlements import static_entitlement
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 
 GRANT_OPTION = "-with-grant-option"

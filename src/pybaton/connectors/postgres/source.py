@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from pybaton import model
-from pybaton.connectors._support import Memo, MemoMap
+from pybaton.connectors.memo import Memo, MemoMap
 from pybaton.connectors.postgres import catalog, names
 from pybaton.connectors.postgres.catalog import PUBLIC, Cluster, DatabaseCatalog, Securable
 from pybaton.connectors.postgres.client import PgClient

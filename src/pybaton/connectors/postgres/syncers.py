@@ -11,7 +11,8 @@ from typing import ClassVar
 
 from pybaton import model
 from pybaton.connector import Page, PageToken, ResourceSyncer
-from pybaton.connectors._support import GrantMaker, PageCache, page_map, page_of
+from pybaton.connectors.grants import GrantMaker
+from pybaton.connectors.paging import PageCache, page_map, page_of
 from pybaton.connectors.postgres import writers
 from pybaton.connectors.postgres.catalog import PUBLIC, RoleRow, Securable
 from pybaton.connectors.postgres.model import (

@@ -26,12 +26,9 @@ from pybaton.connector.capabilities import (
     GrantResult,
     RevokeResult,
 )
-from pybaton.connectors._support import (
-    entitlement_target,
-    generate_password,
-    membership_grant,
-    wants_password,
-)
+from pybaton.connector.passwords import system_password, wants_password
+from pybaton.connectors.entitlements import entitlement_target
+from pybaton.connectors.grants import membership_grant
 from pybaton.connectors.postgres import statements
 from pybaton.connectors.postgres.catalog import PUBLIC, Securable
 from pybaton.connectors.postgres.model import (
@@ -309,7 +306,7 @@ class AccountWriter(Writer):
         if name in self.source.cluster().by_name:
             return CreateAccountResult(CreateAccountStatus.ALREADY_EXISTS, self._resource(name),
                                        message=f"role {name!r} already exists; its password was not changed")
-        password = generate_password(credentials, system="postgres") if wants_password(credentials) else None
+        password = system_password(credentials, system="postgres") if wants_password(credentials) else None
         self._run([statements.create_login_role(name, self._verifier(name, password) if password else None)])
         creds = [GeneratedCredential("password", password, f"password of PostgreSQL role {name}")] if password else []
         return CreateAccountResult(CreateAccountStatus.SUCCESS, self._resource(name), creds)
@@ -323,7 +320,7 @@ class AccountWriter(Writer):
             raise ProvisioningError(f"no role {name!r} in the cluster")
         if not row.login:
             raise ProvisioningError(f"role {name!r} cannot log in (NOLOGIN): a password would not be used")
-        password = generate_password(credentials, system="postgres")
+        password = system_password(credentials, system="postgres")
         self._run([statements.set_password(name, self._verifier(name, password))])
         return [GeneratedCredential("password", password, f"password of PostgreSQL role {name}")]
 

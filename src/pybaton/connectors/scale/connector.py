@@ -2,7 +2,7 @@
 
 Same flags, same data; nothing held in memory (see :mod:`.model`). Grants are
 built from one serialized template per entitlement and page
-(:class:`~pybaton.connectors._common.GrantTemplate`), so the connector is not
+(:class:`~pybaton.connectors.grants.GrantTemplate`), so the connector is not
 what a benchmark of the engine ends up measuring. ``--latency-ms`` sleeps in
 every call (releasing the GIL) to imitate a remote API, so workers can overlap.
 """
@@ -18,7 +18,9 @@ from pydantic import Field, model_validator
 
 from pybaton import model
 from pybaton.connector import Connector, ConnectorConfig, ConnectorMetadata, Page, PageToken, ResourceSyncer
-from pybaton.connectors._common import GrantTemplate, static_entitlement, window
+from pybaton.connectors.entitlements import static_entitlement
+from pybaton.connectors.grants import GrantTemplate
+from pybaton.connectors.paging import window
 from pybaton.connectors.scale.model import APP_SLUGS, ScaleModel
 from pybaton.errors import NotFoundError
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, entitlement_pb2, grant_pb2, resource_pb2

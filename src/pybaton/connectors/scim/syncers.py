@@ -35,7 +35,7 @@ from pybaton.connector import (
 )
 from pybaton.connector.http import HttpConflictError
 from pybaton.connector.passwords import generate_password
-from pybaton.connectors._common import static_entitlement
+from pybaton.connectors.entitlements import static_entitlement
 from pybaton.connectors.scim.client import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimClient
 from pybaton.errors import ProvisioningError
 from pybaton.pb.c1.connector.v2 import (

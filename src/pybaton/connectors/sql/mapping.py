@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybaton import model
-from pybaton.connectors._common import GrantTemplate
+from pybaton.connectors.grants import GrantTemplate
 from pybaton.connectors.sql import config as cfg
 from pybaton.connectors.sql.expr import ColumnExpression, Expression, ExpressionError, to_text
 from pybaton.connectors.sql.queries import QueryRunner, Row, SqlQuery, VarSet
