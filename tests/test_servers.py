@@ -263,7 +263,8 @@ def test_start_failure_reports_log_and_cleans_up(blocked_port: int, tmp_path: Pa
 def test_start_retries_when_chosen_port_is_taken(blocked_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     ports = iter([blocked_port])
     real_free_port = servers.free_port
-    monkeypatch.setattr(servers, "free_port", lambda host="127.0.0.1": next(ports, None) or real_free_port(host))
+    # ManagedServer picks its port through the module that defines it.
+    monkeypatch.setattr(servers.managed, "free_port", lambda host="127.0.0.1": next(ports, None) or real_free_port(host))
     with SlapdServer() as ldap:
         assert ldap.port != blocked_port
         assert "dc=example,dc=org" in ldap.ldapsearch(scope="base")
