@@ -20,7 +20,7 @@ import pybaton
 SRC = Path(pybaton.__file__).parent
 
 # Shared leaves every layer may use: the error taxonomy, line-numbered YAML, generated protobuf code.
-SHARED = {"errors", "yamldoc", "pb"}
+SHARED = {"errors", "extras", "yamldoc", "pb"}
 
 # DESIGN.md §2, "depends on".
 DESIGN: dict[str, set[str]] = {

@@ -97,3 +97,13 @@ class FatalError(ConnectorError):
 
 class ProvisioningError(UserError):
     """A write to a system was refused before or while it was attempted."""
+
+
+class MissingExtraError(UserError):
+    """An optional dependency is not installed; :attr:`extra` names the pybaton extra that brings it."""
+
+    def __init__(self, purpose: str, module: str, extra: str) -> None:
+        self.module = module
+        self.extra = extra
+        super().__init__(f"{purpose} needs {module}, which is not installed: "
+                         f"install pybaton[{extra}] (pip install 'pybaton[{extra}]')")

@@ -28,6 +28,7 @@ from typing import IO, Any
 from pybaton.c1z.access import Holding
 from pybaton.c1z.reader import SyncReader
 from pybaton.errors import UserError
+from pybaton.extras import optional_import
 from pybaton.model import annotations as ann
 from pybaton.pb.c1.connector.v2 import annotation_trait_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
@@ -255,10 +256,8 @@ def _fill_jsonl(reader: SyncReader) -> Callable[[IO[str]], int]:
 
 
 def _write_xlsx(reader: SyncReader, target: Path) -> int:
-    try:
+    with optional_import("export --format xlsx"):
         from openpyxl import Workbook
-    except ImportError:
-        raise UserError("export --format xlsx needs openpyxl (pip install 'pybaton[xlsx]')") from None
     book = Workbook(write_only=True)
     count = 0
     for table in tables(reader):

@@ -17,6 +17,7 @@ from typing import Any
 from pybaton.connector.base import Connector
 from pybaton.connectors import BUILTIN, ENTRY_POINT_GROUP, load_builtin
 from pybaton.errors import UserError
+from pybaton.extras import optional_import
 
 ConnectorClass = type[Connector[Any]]
 
@@ -33,7 +34,8 @@ class ConnectorSource:
 
 def _from_entry_point(ep: importlib.metadata.EntryPoint) -> ConnectorClass:
     try:
-        cls = ep.load()
+        with optional_import(f"the {ep.name} connector"):
+            cls = ep.load()
     except ImportError as exc:
         raise UserError(f"connector {ep.name!r} ({ep.value}) cannot be imported: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, Connector)):

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import sys
 import traceback
-from collections.abc import Sequence
-from importlib import metadata
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 
+from pybaton import __version__
 from pybaton.cli.options import (
     DEFAULT_FILE,
     GlobalOptions,
@@ -32,6 +34,7 @@ from pybaton.cli.options import (
 )
 from pybaton.cli.render import error_line
 from pybaton.errors import UserError
+from pybaton.extras import missing_extra
 
 PROG = "pybaton"
 
@@ -56,6 +59,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "reconcile": ("plan", "apply", "reconcile", "identities", "workspace"),
     "sql": ("sql",),
     "http": ("http",),
+    "build": ("build",),
 }
 
 # Root options that take a value (so the word after them is not the command).
@@ -66,7 +70,30 @@ def command_modules(args: Sequence[str]) -> list[ModuleType]:
     """The command group modules needed to run ``args``: one, or all (help, unknown command)."""
     name = _command_name(args)
     wanted = [mod for mod, commands in COMMANDS.items() if name in commands] or list(COMMANDS)
-    return [importlib.import_module(f"pybaton.cli.{mod}") for mod in wanted]
+    return [_import_group(mod) for mod in wanted]
+
+
+def _import_group(group: str) -> ModuleType:
+    """A command group module; one whose extra is missing becomes commands that say which extra."""
+    name = f"pybaton.cli.{group}"
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        errors = {command: missing_extra(exc, f"pybaton {command}") for command in COMMANDS[group]}
+        if any(error is None for error in errors.values()):
+            raise
+        placeholder = ModuleType(name)
+        placeholder.register = lambda app: _register_unavailable(app, errors)  # type: ignore[attr-defined]
+        return placeholder
+
+
+def _register_unavailable(app: typer.Typer, errors: Mapping[str, Exception | None]) -> None:
+    for command, error in errors.items():
+        def unavailable(ctx: typer.Context, error: Exception | None = error) -> None:
+            raise error or UserError("unavailable")
+
+        app.command(command, help=escape(f"(unavailable: {error})"), context_settings={
+            "allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})(unavailable)
 
 
 def _command_name(args: Sequence[str]) -> str | None:
@@ -81,13 +108,15 @@ def _command_name(args: Sequence[str]) -> str | None:
     return None
 
 
+def version_line() -> str:
+    """``pybaton 0.1.0 (Python 3.11.2, /usr/bin/python3.11)``: what a bug report needs first."""
+    where = "self-contained executable" if getattr(sys, "frozen", False) else sys.executable
+    return f"{PROG} {__version__} (Python {platform.python_version()}, {where})"
+
+
 def _version(value: bool) -> None:
     if value:
-        try:
-            version = metadata.version("pybaton")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        typer.echo(f"{PROG} {version}")
+        typer.echo(version_line())
         raise typer.Exit()
 
 
@@ -158,6 +187,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         _quiet_stdout()
         return 1
     except Exception as exc:
+        missing = missing_extra(exc)
+        if missing is not None:
+            error_line(str(missing))
+            return missing.exit_code
         return _unexpected(exc)
     return result if isinstance(result, int) else 0
 

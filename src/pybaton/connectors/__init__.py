@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pybaton.errors import UserError
+from pybaton.extras import optional_import
 
 if TYPE_CHECKING:
     from pybaton.connector.base import Connector
@@ -38,7 +39,8 @@ def load_builtin(name: str) -> type[Connector[Any]]:
     from pybaton.connector.base import Connector
 
     module_name, _, attr = spec.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
+    with optional_import(f"the {name} connector"):
+        cls = getattr(importlib.import_module(module_name), attr)
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
         raise TypeError(f"{spec} is not a Connector subclass")
     return cls

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TextIO
 
 from pybaton.connector.capabilities import CredentialOptions, GeneratedCredential, PasswordConstraint
 from pybaton.errors import UsageError, UserError
+from pybaton.extras import optional_import
 
 # Character classes an operator can require at least one of (``--credential-require lower,digit``).
 CHARSETS: dict[str, str] = {
@@ -84,10 +85,8 @@ class TerminalSink:
 
 
 def _pyrage() -> Any:
-    try:
+    with optional_import("encrypting credentials"):
         import pyrage
-    except ImportError:
-        raise UserError("encrypting credentials needs the pyrage package: pip install 'pybaton[crypto]'") from None
     return pyrage
 
 

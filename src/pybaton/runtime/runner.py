@@ -39,6 +39,7 @@ from pybaton.connector.config import (
 from pybaton.connector.describe import capabilities_document, choices_of, config_document
 from pybaton.connector.logging import Redactor, configure
 from pybaton.errors import ConnectorError, UsageError, UserError
+from pybaton.extras import missing_extra
 from pybaton.runtime.flags import CONFIG_FILE_FLAG, FLAG_GROUPS, RuntimeFlags
 from pybaton.runtime.operations import OPERATIONS, run_sync
 
@@ -276,6 +277,10 @@ def execute(connector_class: ConnectorClass, argv: Sequence[str], *, prog: str |
         _error(redact, f"{name} connector failed: {exc}", debug)
         return 1
     except Exception as exc:
+        missing = missing_extra(exc, f"the {name} connector")
+        if missing is not None:
+            _error(redact, str(missing), debug)
+            return missing.exit_code
         _error(redact, f"{name}: unexpected {type(exc).__name__}: {exc}"
                + ("" if debug else " (--log-level debug shows the traceback)"), debug)
         return 1
