@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint proto servers clean
+.PHONY: demo test bench lint proto servers clean dist
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (pybaton needs Python 3.11+)"; exit 1; }
@@ -35,9 +35,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 
+## make dist: build dist/pybaton, the pybaton command as one self-contained executable (PyInstaller)
+dist: $(STAMP)
+	@mkdir -p dist
+	$(BIN)/pybaton build --pybaton -o dist/pybaton
+
 ## make proto: regenerate src/pybaton/pb from proto/ (generated code is committed)
 proto: $(STAMP)
 	bash scripts/gen-proto.sh $(PY)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.c1z .pybaton
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.c1z .pybaton dist build

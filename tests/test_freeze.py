@@ -191,3 +191,23 @@ def test_workspace_syncs_a_built_executable(baton_demo: Path, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     with C1ZFile.open(tmp_path / "data" / "acme.c1z") as c1z:
         assert any(True for _ in SyncReader.of(c1z).grants())
+
+
+# -- pybaton itself (make dist) --------------------------------------------------------------------
+
+def test_pybaton_itself_runs_without_python(tmp_path: Path) -> None:
+    """``make dist``: every command group and built-in connector is in, found by name at run time."""
+    exe = tmp_path / "pybaton"
+    proc = _pybaton("build", "--pybaton", "-o", exe)
+    assert proc.returncode == 0, proc.stderr
+    version = _bare(exe, "--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip().endswith("self-contained executable)")
+    synced = _bare(exe, "sync", "demo", "-f", "demo.c1z", "--data-dir", "demo-data", "--log-level", "warn",
+                   cwd=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    frozen = _bare(exe, "-f", "demo.c1z", "-o", "json", "grants", cwd=tmp_path)
+    assert frozen.returncode == 0, frozen.stderr
+    assert json.loads(frozen.stdout) == json.loads(_pybaton("-f", "demo.c1z", "-o", "json", "grants",
+                                                            cwd=tmp_path).stdout)
+    listed = _bare(exe, "-o", "json", "connectors", cwd=tmp_path)
+    assert {c["name"] for c in json.loads(listed.stdout) if not c["error"]} >= {"demo", "postgres", "ldap", "sql"}
