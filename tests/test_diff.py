@@ -80,9 +80,21 @@ def test_two_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and as_sets(json.loads(out)) == as_sets(expected)
 
 
-def test_single_sync_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = cli(capsys, "diff", "-f", str(FIXTURES / "ldap.c1z"))
-    assert code == 1 and "single sync" in err
+def test_single_sync_explains_that_a_second_sync_is_needed(capsys: pytest.CaptureFixture[str]) -> None:
+    """Right after a first sync (``make demo``), the README's ``diff --exit-code`` explains instead of failing."""
+    path = FIXTURES / "ldap.c1z"
+    with C1ZFile.open(path) as c1z:
+        only = c1z.resolve_sync().sync_id
+    code, out, err = cli(capsys, "diff", "-f", str(path), "--exit-code")
+    assert code == 0 and err == ""
+    assert out.startswith(f"{path} holds one full sync so far ({only}): diff compares two. Sync into {path} again")
+
+
+@pytest.mark.parametrize("output", ["json", "csv"])
+def test_single_sync_is_an_error_for_scripts(capsys: pytest.CaptureFixture[str], output: str) -> None:
+    """A script must not read the explanation as an empty diff."""
+    code, out, err = cli(capsys, "diff", "-f", str(FIXTURES / "ldap.c1z"), "-o", output)
+    assert code == 1 and out == "" and "holds one full sync so far" in err
 
 
 def test_reserialized_message_is_not_modified(tmp_path: Path) -> None:

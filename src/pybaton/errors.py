@@ -50,6 +50,10 @@ class SyncNotFoundError(C1ZError):
     """The requested sync id is not in the file (or the file holds no finished sync)."""
 
 
+class OnlyOneSyncError(SyncNotFoundError):
+    """A diff was asked of a file holding a single sync run: there is nothing yet to compare it with."""
+
+
 class ConnectorError(PyBatonError):
     """Raised by connectors: what went wrong talking to the system."""
 

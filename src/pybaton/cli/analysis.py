@@ -34,7 +34,7 @@ from pybaton.cli.options import (
 )
 from pybaton.cli.read import EntitlementOpt, ResourceOpt, TypeOpt, open_reader, show
 from pybaton.cli.render import Column, Listing, emit_json, print_tables, to_json_dict, warning_line
-from pybaton.errors import SyncNotFoundError, UsageError, UserError
+from pybaton.errors import OnlyOneSyncError, SyncNotFoundError, UsageError, UserError
 from pybaton.model.ids import split_resource_ref
 from pybaton.pb.baton.v1 import outputs_pb2
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
@@ -263,7 +263,10 @@ def _sides(new_file: C1ZFile, old_file: C1ZFile, from_sync: str | None,
     else:
         previous = new_file.previous_sync(new)
         if previous is None:
-            raise SyncNotFoundError(f"{new_file.path}: cannot diff a single sync run (give --from, or --from-file)")
+            raise OnlyOneSyncError(
+                f"{new_file.path} holds one {new.sync_type} sync so far ({new.sync_id}): diff compares two. Sync "
+                f"into {new_file.path} again (pybaton sync CONNECTOR -f {new_file.path}) and run diff then, "
+                "or compare with another file (--from-file) or sync (--from).")
         old = previous
     return diffs.Side(old_file, old), diffs.Side(new_file, new)
 
@@ -285,7 +288,14 @@ def diff_cmd(ctx: typer.Context, from_sync: FromOpt = None, to_sync: ToOpt = Non
     with contextlib.ExitStack() as stack:
         new_file = stack.enter_context(C1ZFile.open(opts.file))
         old_file = stack.enter_context(C1ZFile.open(from_file)) if from_file is not None else new_file
-        result = diffs.diff(*_sides(new_file, old_file, from_sync, to_sync or opts.sync_id))
+        try:
+            sides = _sides(new_file, old_file, from_sync, to_sync or opts.sync_id)
+        except OnlyOneSyncError as exc:
+            if opts.output is not OutputFormat.CONSOLE:
+                raise  # a script reading JSON or CSV must not take the explanation for an empty diff
+            typer.echo(str(exc))
+            return
+        result = diffs.diff(*sides)
     changes = list(_changes(result))
     if opts.output is OutputFormat.JSON:
         emit_json(result.to_message())
