@@ -42,7 +42,7 @@ app = typer.Typer(
     name=PROG,
     help="Work with .c1z files: list what a Baton-compatible sync found (like Go's `baton`).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
