@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "sql": ("sql",),
     "http": ("http",),
     "build": ("build",),
+    "doctor": ("doctor",),
 }
 
 # Root options that take a value (so the word after them is not the command).
