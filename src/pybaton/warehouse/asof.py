@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from pybaton.errors import UsageError
+from pybaton.errors import UsageError, WarehouseError
 from pybaton.warehouse import schema as s
 from pybaton.warehouse.stored import SyncRef
 
@@ -80,7 +80,7 @@ def select_syncs(conn: Connection, as_of: AsOf | None) -> dict[str, SyncRef]:
     if as_of.sync_id is not None:
         named = [r for r in rows if r[1] == as_of.sync_id]
         if not named:
-            raise UsageError(f"the warehouse holds no sync {as_of.sync_id!r} (pybaton warehouse status lists them)")
+            raise WarehouseError(f"the warehouse holds no sync {as_of.sync_id!r} (pybaton warehouse status lists them)")
         name, sid, pk, when, _ = named[0]
         chosen[name] = SyncRef(name, sid, pk)
     for name, sid, pk, ended, _ in rows:  # newest first within each system
