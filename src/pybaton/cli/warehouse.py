@@ -182,7 +182,7 @@ def changes_command(ctx: typer.Context,
     summary: dict[str, dict[str, int]] = {}
     for change in found:
         summary.setdefault(change.system, {"added": 0, "removed": 0})[change.change] += 1
-    _render(opts, listing, {"since": moment.isoformat(), "as_of": _as_of_text(when), "systems": summary,
+    _render(opts, listing, {"since": moment.isoformat(timespec="seconds"), "as_of": _as_of_text(when), "systems": summary,
                             "changes": [c.as_dict() for c in found]})
 
 
