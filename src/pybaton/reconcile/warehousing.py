@@ -14,12 +14,16 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pybaton.errors import ConfigError, WarehouseError
 from pybaton.identity import SystemAccounts, correlate, read_accounts
 from pybaton.reconcile.plan import Plan
 from pybaton.reconcile.workspace import Workspace
-from pybaton.warehouse import LoadResult, Warehouse, WarehouseSettings
+from pybaton.warehouse.settings import WarehouseSettings
+
+if TYPE_CHECKING:
+    from pybaton.warehouse import LoadResult, Warehouse
 
 log = logging.getLogger("pybaton.warehouse")
 
@@ -30,6 +34,8 @@ def configured(ws: Workspace) -> bool:
 
 def open_warehouse(ws: Workspace | None, url: str | None = None) -> Warehouse:
     """``--warehouse URL``, else the workspace's setting, else the embedded file in its ``data_dir``."""
+    from pybaton.warehouse import Warehouse
+
     settings = (ws.spec.warehouse if ws is not None else None) or WarehouseSettings()
     if url:
         return Warehouse.open(url, keep_syncs=settings.keep_syncs)
