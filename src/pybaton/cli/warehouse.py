@@ -15,8 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from pybaton.cli.identities import WorkspaceOpt
-from pybaton.cli.options import OutputFormat, OutputOpt, Settings, settings
-from pybaton.cli.render import Column, Listing, emit_json, print_console, print_csv
+from pybaton.cli.options import OutputOpt, Settings, settings
+from pybaton.cli.read import show
+from pybaton.cli.render import Column, Listing
 from pybaton.errors import UserError
 from pybaton.reconcile.warehousing import load_systems, open_warehouse
 from pybaton.reconcile.workspace import Workspace, find_workspace, load_workspace
@@ -47,15 +48,6 @@ def _default_workspace_exists() -> bool:
     except UserError:
         return False
     return True
-
-
-def _render(opts: Settings, listing: Listing[Any], document: dict[str, Any]) -> None:
-    if opts.output is OutputFormat.JSON:
-        emit_json(document)
-    elif opts.output is OutputFormat.CSV:
-        print_csv(listing)
-    else:
-        print_console(listing)
 
 
 def _columns(names: Sequence[str], console: Sequence[str]) -> list[Column[dict[str, Any]]]:
@@ -126,8 +118,8 @@ def status_command(ctx: typer.Context, workspace: WorkspaceOpt = None, warehouse
         where = wh.display_url
     for row in rows:
         row["load_seconds"] = f"{row['load_seconds']:.2f}"
-    _render(opts, Listing(f"Warehouse {where}", "systems", _columns(_STATUS_FIELDS, _STATUS_FIELDS), rows),
-            {"warehouse": where, "systems": rows})
+    show(opts, {"warehouse": where, "systems": rows},
+         Listing(f"Warehouse {where}", "systems", _columns(_STATUS_FIELDS, _STATUS_FIELDS), rows))
 
 
 @warehouse_app.command("sql")
@@ -139,9 +131,10 @@ def sql_command(ctx: typer.Context, statement: Annotated[str, typer.Argument(hel
         result = wh.sql(statement)
     rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     listing = Listing("", "rows", _columns(result.columns, result.columns), rows)
-    _render(opts, listing, {"columns": list(result.columns),
+    show(opts, {"columns": list(result.columns),
                             "rows": [json.loads(json.dumps(r, default=_cell)) for r in rows],
-                            "truncated": result.truncated})
+                            "truncated": result.truncated},
+         listing)
     if result.truncated:
         typer.echo(f"(only the first {len(rows)} rows)", err=True)
 
@@ -160,8 +153,8 @@ def who_has_command(ctx: typer.Context,
     with opened(workspace, warehouse) as (_, wh):
         entries = wh.who_has(entitlement, system=system, as_of=when)
     console = ("system", "principal_type", "principal_id", "principal_name", "person_email", "access", "via")
-    _render(opts, _entries_listing(f"Holders of {entitlement} (as of {_as_of_text(when)})", entries, console),
-            {"entitlement": entitlement, "as_of": _as_of_text(when), "holders": [e.as_dict() for e in entries]})
+    show(opts, {"entitlement": entitlement, "as_of": _as_of_text(when), "holders": [e.as_dict() for e in entries]},
+         _entries_listing(f"Holders of {entitlement} (as of {_as_of_text(when)})", entries, console))
 
 
 def changes_command(ctx: typer.Context,
@@ -182,8 +175,9 @@ def changes_command(ctx: typer.Context,
     summary: dict[str, dict[str, int]] = {}
     for change in found:
         summary.setdefault(change.system, {"added": 0, "removed": 0})[change.change] += 1
-    _render(opts, listing, {"since": moment.isoformat(timespec="seconds"), "as_of": _as_of_text(when), "systems": summary,
-                            "changes": [c.as_dict() for c in found]})
+    show(opts, {"since": moment.isoformat(timespec="seconds"), "as_of": _as_of_text(when), "systems": summary,
+                            "changes": [c.as_dict() for c in found]},
+         listing)
 
 
 def person_access(opts: Settings, person: str, as_of: str | None, workspace: str | None,
@@ -194,10 +188,10 @@ def person_access(opts: Settings, person: str, as_of: str | None, workspace: str
         who, entries = wh.person_access(person, as_of=when)
     console = ("system", "principal_id", "resource_type_id", "resource_name", "entitlement_id", "access", "via")
     title = f"Access of {who.email or who.name} ({len(who.accounts)} accounts, as of {_as_of_text(when)})"
-    _render(opts, _entries_listing(title, entries, console),
-            {"person": {"identity_id": who.identity_id, "name": who.name, "email": who.email,
+    show(opts, {"person": {"identity_id": who.identity_id, "name": who.name, "email": who.email,
                         "accounts": [f"{s}/{t}:{i}" for s, t, i in who.accounts]},
-             "as_of": _as_of_text(when), "access": [e.as_dict() for e in entries]})
+             "as_of": _as_of_text(when), "access": [e.as_dict() for e in entries]},
+         _entries_listing(title, entries, console))
 
 
 def register(app: typer.Typer) -> None:

@@ -23,8 +23,15 @@ from pybaton.warehouse.stored import SyncRef
 DIRECT, INHERITED = "direct", "inherited"
 
 
+class _Row:
+    """A result row that renders as a flat dict (JSON object, CSV row)."""
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items()}  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class AccessEntry:
+class AccessEntry(_Row):
     """One grant as people read it: who (account and person), what (resource, entitlement), how (direct or via)."""
 
     system: str
@@ -42,12 +49,9 @@ class AccessEntry:
     access: str
     via: str
 
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class Change:
+class Change(_Row):
     """A grant that appeared or disappeared between two syncs of one system."""
 
     system: str
@@ -58,9 +62,6 @@ class Change:
     access: str
     from_sync: str
     to_sync: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def _pks(syncs: Iterable[SyncRef]) -> list[int]:
