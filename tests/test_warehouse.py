@@ -244,3 +244,23 @@ def test_status_json(warehouse_url: str, demo_file: Path, cli: Cli) -> None:
     assert (row["system"], row["syncs"], row["grants"], row["resources"], row["entitlements"]) == \
         ("demo", 1, stats["grants"], stats["resources"], stats["entitlements"])
     assert "password" not in doc["warehouse"] and "postgres-test-password" not in result.out
+
+
+def test_as_of_accepts_dates_times_durations_and_sync_ids() -> None:
+    import datetime as dt
+
+    from pybaton.errors import UsageError
+    from pybaton.warehouse import parse_as_of, parse_moment
+
+    now = dt.datetime(2026, 3, 10, 12, 0)
+    assert parse_moment("2026-03-01") == dt.datetime(2026, 3, 1, 23, 59, 59, 999999)
+    assert parse_moment("2026-03-01T09:30") == dt.datetime(2026, 3, 1, 9, 30)
+    assert parse_moment("2026-03-01T09:30+02:00") == dt.datetime(2026, 3, 1, 7, 30)
+    assert parse_moment("7d", now=now) == dt.datetime(2026, 3, 3, 12, 0)
+    assert parse_moment("12h", now=now) == dt.datetime(2026, 3, 10, 0, 0)
+    assert parse_as_of(None) is None
+    assert parse_as_of("2bQeD4rTbX7kPqWq9yY0vN3mH8a") == AsOf(sync_id="2bQeD4rTbX7kPqWq9yY0vN3mH8a")
+    with pytest.raises(UsageError, match="not a date"):
+        parse_moment("yesterday")
+    with pytest.raises(UsageError):
+        parse_as_of("2026-13-45")

@@ -227,3 +227,27 @@ def test_postgres_serialises_one_system_and_loads_others_side_by_side(tmp_path: 
         assert same.is_alive() and "a" not in done, "a second load of the same system must wait"
     same.join(60)
     assert done == {"b": True, "a": True}
+
+
+def test_the_documented_read_only_role_reads_and_cannot_write(tmp_path: Path, postgres_server: PostgresServer) -> None:
+    import psycopg
+
+    url = _pg_database(postgres_server)
+    database = url.rsplit("/", 1)[1]
+    write_sync(tmp_path / "app.c1z", {"eng": ["ada"]})
+    with Warehouse.open(url) as wh:
+        wh.load("app", tmp_path / "app.c1z")
+    doc = (Path(__file__).parent.parent / "docs" / "warehouse.md").read_text()
+    block = doc.split("## A read-only role for BI tools", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    sql = block.replace("pybaton_reader", role).replace("'…'", "'reader-pw'").replace("DATABASE pybaton",
+                                                                                       f"DATABASE {database}")
+    postgres_server.psql(sql, db=database)
+    reader_url = postgres_server.dsn(database, user=role, password="reader-pw")
+    try:
+        with psycopg.connect(reader_url) as conn:
+            assert conn.execute("select count(*) from entitlement_holders").fetchone() == (1,)
+        with psycopg.connect(reader_url) as conn, pytest.raises(psycopg.Error):
+            conn.execute("delete from grants")
+    finally:
+        postgres_server.psql(f"DROP OWNED BY {role}; DROP ROLE {role};", db=database)
