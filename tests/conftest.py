@@ -7,4 +7,5 @@ in ``pytest_plugins`` below (add yours there rather than defining fixtures here)
 pytest_plugins = [
     "fixtures_servers",  # postgres_server, mariadb_server, slapd_server, scim_server
     "provision_helpers",  # cli (pybaton in-process), world (a synced demo)
+    "fixtures_warehouse",  # warehouse_url (SQLite and PostgreSQL), write_sync
 ]

@@ -260,3 +260,30 @@ def test_killing_apply_midway_then_reconciling_converges_on_the_servers(company:
                   if line["result"] in ("created", "granted")]
         assert len(writes) == len(set(writes)), f"a write was made twice: {path.name}"
     assert drift(ws.reconcile()).startswith("drift 0, fixed 0")
+
+
+def _without_time(plan: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in plan.items() if k != "created_at"}
+
+
+def test_the_plan_from_the_warehouse_equals_the_plan_from_the_files(company: Company, postgres_server: PostgresServer,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, c = company.ws, company
+    c.pg.psql(f"GRANT {c.eng} TO {c.login('bob')}; GRANT {c.eng} TO {c.login('mallory')};")
+    c.set_status("ada", "disabled")  # a leaver: revocations everywhere, a disabled login
+    ws.ok("workspace", "sync")
+    from_files = ws.plan()
+    people = json.loads(ws.ok("identities", "-o", "json").out)
+    assert {a["kind"] for a in from_files["actions"]} >= {"revoke", "disable"}
+    warehouse_db = f"rec_wh_{c.sfx}"
+    postgres_server.create_database(warehouse_db)
+    monkeypatch.setenv("REC_WAREHOUSE_URL", postgres_server.dsn(warehouse_db))
+    for setting in ({}, {"url_env": "REC_WAREHOUSE_URL"}):  # the embedded SQLite default, then PostgreSQL
+        ws.workspace["warehouse"] = setting
+        ws.write()
+        loaded = ws.pybaton("warehouse", "load", "-w", ws.path)
+        assert loaded.code == 0, loaded.err
+        assert _without_time(ws.plan()) == _without_time(from_files)
+        assert json.loads(ws.ok("identities", "-o", "json").out) == people
+        kinds = ws.pybaton("warehouse", "sql", "select kind from findings", "-o", "json", "-w", ws.path).out
+        assert sorted(r["kind"] for r in json.loads(kinds)["rows"]) == sorted(f["kind"] for f in from_files["findings"])

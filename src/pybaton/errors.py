@@ -46,6 +46,14 @@ class C1ZFormatError(C1ZError):
     """The bytes are not a usable ``.c1z`` (corrupt, truncated, hostile, other format)."""
 
 
+class WarehouseError(UserError):
+    """The access warehouse cannot be opened, loaded or queried as asked."""
+
+
+class WarehouseLoadError(WarehouseError):
+    """A sync could not be loaded; the warehouse is exactly as it was before the load."""
+
+
 class SyncNotFoundError(C1ZError):
     """The requested sync id is not in the file (or the file holds no finished sync)."""
 

@@ -109,11 +109,31 @@ def _principal_resource(reader: SyncReader, principal: tuple[str, str]) -> resou
     return found
 
 
+PersonOpt = Annotated[str | None, typer.Option("--person", help="A person (email, login or identity id): their "
+                                               "access in every system, from the warehouse.", show_default=False)]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="With --person: as of a date, a time, a duration "
+                                             "back (7d) or a sync id.", show_default=False)]
+WorkspaceOpt = Annotated[str | None, typer.Option("--workspace", "-w", help="With --person: the workspace file.",
+                                                  show_default=False)]
+WarehouseOpt = Annotated[str | None, typer.Option("--warehouse", envvar="PYBATON_WAREHOUSE", show_default=False,
+                                                  help="With --person: a postgresql:// URL or a SQLite file.")]
+
+
 def access_cmd(ctx: typer.Context, resource_type: TypeOpt = None, resource_id: ResourceOpt = None,
                principal: PrincipalOpt = None, file: FileOpt = None, output: OutputOpt = None,
-               sync_id: SyncIdOpt = None) -> None:
-    """List the effective access of a principal, grouped by resource, direct or inherited."""
+               sync_id: SyncIdOpt = None, person: PersonOpt = None, as_of: AsOfOpt = None,
+               workspace: WorkspaceOpt = None, warehouse: WarehouseOpt = None) -> None:
+    """List the effective access of a principal in one file, or (--person) of a person in every system."""
     opts = settings(ctx, file, output, sync_id)
+    if person is not None:
+        if resource_type or resource_id or principal:
+            raise UsageError("--person looks a person up in the warehouse; -p/-t/-r name a principal in one file")
+        from pybaton.cli.warehouse import person_access
+
+        person_access(opts, person, as_of, workspace, warehouse)
+        return
+    if as_of is not None or workspace is not None or warehouse is not None:
+        raise UsageError("--as-of, --workspace and --warehouse go with --person")
     who = _principal(resource_type, resource_id, principal)
     with open_reader(opts) as reader:
         found = _principal_resource(reader, who)

@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "http": ("http",),
     "build": ("build",),
     "doctor": ("doctor",),
+    "warehouse": ("warehouse", "who-has", "changes"),
 }
 
 # Root options that take a value (so the word after them is not the command).

@@ -17,7 +17,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from pybaton.c1z import SyncReader
+from pybaton.c1z import SyncQueries
 from pybaton.model import annotations as ann
 from pybaton.pb.c1.connector.v2 import annotation_trait_pb2, resource_pb2
 
@@ -66,12 +66,12 @@ class Account:
         return self.login or self.display_name or self.resource_id
 
 
-def user_types(reader: SyncReader) -> list[str]:
+def user_types(reader: SyncQueries) -> list[str]:
     """Resource types of the sync that carry the user trait (the accounts)."""
     return [rt.id for rt in reader.resource_types() if resource_pb2.ResourceType.TRAIT_USER in rt.traits]
 
 
-def group_types(reader: SyncReader) -> set[str]:
+def group_types(reader: SyncQueries) -> set[str]:
     """Resource types with the group or role trait (what "member of" means in an IdP)."""
     wanted = {resource_pb2.ResourceType.TRAIT_GROUP, resource_pb2.ResourceType.TRAIT_ROLE}
     return {rt.id for rt in reader.resource_types() if wanted & set(rt.traits)}
@@ -93,7 +93,7 @@ def account_of(system: str, resource: resource_pb2.Resource) -> Account | None:
         profile=profile)
 
 
-def _groups(reader: SyncReader, account: Account, kinds: set[str]) -> tuple[str, ...]:
+def _groups(reader: SyncQueries, account: Account, kinds: set[str]) -> tuple[str, ...]:
     """Ids and display names of the groups (or roles) the account holds an entitlement of."""
     names: dict[str, None] = {}
     for grant in reader.grants(principal=(account.resource_type, account.resource_id)):
@@ -107,7 +107,7 @@ def _groups(reader: SyncReader, account: Account, kinds: set[str]) -> tuple[str,
     return tuple(names)
 
 
-def read_accounts(reader: SyncReader, system: str, *, with_groups: bool = False) -> Iterator[Account]:
+def read_accounts(reader: SyncQueries, system: str, *, with_groups: bool = False) -> Iterator[Account]:
     """Every account of the sync, in store order; ``with_groups`` also reads group memberships."""
     holders = set(reader.principals())
     kinds = group_types(reader) if with_groups else set()

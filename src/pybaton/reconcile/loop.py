@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pybaton.reconcile import warehousing
 from pybaton.reconcile.apply import ApplyOptions, ApplyReport, apply_plan
 from pybaton.reconcile.execute import Result
 from pybaton.reconcile.plan import Finding, Plan
@@ -37,6 +38,7 @@ def plan_now(ws: Workspace, policy: Policy, *, record_orphans: bool = True) -> P
         plan, seen = make_plan(ws, policy, state, orphan_seen=load_orphan_seen(ws))
     if record_orphans:
         save_orphan_seen(ws, seen)
+        warehousing.record_findings(ws, plan)
     return plan
 
 

@@ -1,5 +1,9 @@
 """The actual state: every system's latest full sync, open for lookups, and the correlation over them.
 
+The syncs come from the systems' ``.c1z`` files, or — when the workspace has a
+warehouse — from the warehouse's current syncs; both answer the same questions
+(:class:`~pybaton.c1z.SyncQueries`), so the planner cannot tell them apart.
+
 The planner asks many small questions — who holds this entitlement, what does
 this account hold, through which group — so each system's ``.c1z`` stays open
 for the duration and every answer comes from an indexed query, remembered
@@ -13,7 +17,7 @@ import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.c1z import C1ZFile, SyncQueries, SyncReader
 from pybaton.errors import C1ZError, UserError
 from pybaton.identity import Account, Correlation, SystemAccounts, correlate, read_accounts
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2
@@ -25,7 +29,7 @@ Principal = tuple[str, str]
 class SystemState:
     """One system's latest full sync: its accounts, and lookups of its grants."""
 
-    def __init__(self, name: str, spec: SystemSpec, reader: SyncReader, accounts: list[Account]) -> None:
+    def __init__(self, name: str, spec: SystemSpec, reader: SyncQueries, accounts: list[Account]) -> None:
         self.name = name
         self.spec = spec
         self.reader = reader
@@ -78,32 +82,48 @@ class State:
         return {name: s.sync_id for name, s in self.systems.items()}
 
 
-def _open_system(stack: contextlib.ExitStack, ws: Workspace, name: str) -> SystemState | str:
-    """The system's state, or why there is none (never synced, no finished sync, unreadable)."""
+def _open_system(stack: contextlib.ExitStack, ws: Workspace, name: str) -> SyncQueries | str:
+    """The system's latest sync, or why there is none (never synced, no finished sync, unreadable)."""
     path = ws.c1z(name)
     if not path.exists():
         return "never synced (pybaton workspace sync)"
     try:
         c1z = stack.enter_context(C1ZFile.open(path))
-        reader = SyncReader.of(c1z)
+        return SyncReader.of(c1z)
     except C1ZError as exc:
         return str(exc)
-    spec = ws.system(name)
-    return SystemState(name, spec, reader, list(read_accounts(reader, name, with_groups=spec.identity_provider)))
+
+
+def _file_syncs(stack: contextlib.ExitStack, ws: Workspace) -> dict[str, SyncQueries | str]:
+    return {name: _open_system(stack, ws, name) for name in ws.systems}
+
+
+def _warehouse_syncs(stack: contextlib.ExitStack, ws: Workspace) -> dict[str, SyncQueries | str]:
+    from pybaton.reconcile.warehousing import open_warehouse
+
+    wh = stack.enter_context(open_warehouse(ws))
+    stored: dict[str, SyncQueries] = dict(stack.enter_context(wh.stored_syncs()))
+    return {name: stored.get(name, "not in the warehouse (pybaton workspace sync, or pybaton warehouse load)")
+            for name in ws.systems}
 
 
 @contextlib.contextmanager
 def open_state(ws: Workspace) -> Iterator[State]:
-    """Open every system's latest sync and correlate; an identity provider without one is an error."""
+    """Open every system's latest sync and correlate; an identity provider without one is an error.
+
+    With a warehouse configured, the syncs are the warehouse's current ones; otherwise the files'.
+    """
     with contextlib.ExitStack() as stack:
+        opened = _warehouse_syncs(stack, ws) if ws.spec.warehouse is not None else _file_syncs(stack, ws)
         systems: dict[str, SystemState] = {}
         missing: dict[str, str] = {}
-        for name in ws.systems:
-            opened = _open_system(stack, ws, name)
-            if isinstance(opened, str):
-                missing[name] = opened
-            else:
-                systems[name] = opened
+        for name, reader in opened.items():
+            if isinstance(reader, str):
+                missing[name] = reader
+                continue
+            spec = ws.system(name)
+            accounts = list(read_accounts(reader, name, with_groups=spec.identity_provider))
+            systems[name] = SystemState(name, spec, reader, accounts)
         idps = [n for n in ws.identity_providers() if n in missing]
         if idps:
             raise UserError(f"identity provider {idps[0]} has no usable sync: {missing[idps[0]]}")

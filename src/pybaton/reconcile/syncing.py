@@ -4,11 +4,14 @@ Systems are independent, so they sync concurrently (one thread each: the work
 is mostly waiting on servers and SQLite, which release the GIL), and a failure
 in one is reported for that system while the others finish. Each sync adds a
 run to the system's file; the engine keeps the workspace's ``keep_syncs``
-newest full runs, so ``pybaton diff`` can always compare the last two.
+newest full runs, so ``pybaton diff`` can always compare the last two. When
+the workspace has a warehouse, the new syncs are loaded into it; a system whose
+load fails counts as not synced (the warehouse still holds its previous sync).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pybaton.errors import PyBatonError
+from pybaton.reconcile import warehousing
 from pybaton.reconcile.workspace import Workspace
 from pybaton.sync import SyncOptions, SyncResult, sync
 from pybaton.sync.external import sync_external
@@ -83,4 +87,19 @@ def sync_systems(ws: Workspace, names: Iterable[str] | None = None, *, progress_
             results[result.system] = result
             if on_done is not None:
                 on_done(result)
+    _load_into_warehouse(ws, results)
     return [results[name] for name in wanted]
+
+
+def _load_into_warehouse(ws: Workspace, results: dict[str, SystemSync]) -> None:
+    """Load what synced into the configured warehouse; a failed load marks that system's result failed."""
+    synced = [name for name, result in results.items() if result.ok]
+    if not synced or not warehousing.configured(ws):
+        return
+    try:
+        failed = {load.system: load.error for load in warehousing.refresh(ws, synced) if not load.ok}
+    except PyBatonError as exc:
+        failed = dict.fromkeys(synced, describe_error(exc))
+    for name, error in failed.items():
+        log.warning("loading %s into the warehouse failed: %s", name, error)
+        results[name] = dataclasses.replace(results[name], ok=False, error=f"warehouse load failed: {error}")

@@ -33,6 +33,7 @@ from pybaton.errors import ConfigError, UserError
 from pybaton.identity import CorrelationSettings
 from pybaton.provision.audit import default_audit_path
 from pybaton.reconcile.yamlmodel import error_at, load_model, where
+from pybaton.warehouse.settings import WarehouseSettings
 from pybaton.yamldoc import Path_, YamlDocument, expand_env
 
 DEFAULT_FILE = "pybaton.yaml"
@@ -108,6 +109,8 @@ class WorkspaceSpec(_Section):
     brake: Brake = Brake()
     credentials: CredentialSettings = CredentialSettings()
     systems: dict[SystemName, SystemSpec] = Field(min_length=1)
+    warehouse: WarehouseSettings | None = Field(default=None, description="keep every sync in the access "
+                                                                          "warehouse (docs/warehouse.md)")
 
     @model_validator(mode="after")
     def _has_idp(self) -> WorkspaceSpec:
