@@ -44,8 +44,9 @@ ADDED: dict[str, set[str]] = {
     "provision": {"sync"},
     # The standalone connector command drives the sync engine and one-shot provisioning.
     "runtime": {"sync", "provision"},
-    # A workspace names built-in connectors (pybaton.connectors.load_builtin).
-    "reconcile": {"connectors"},
+    # A workspace names built-in connectors (pybaton.connectors.load_builtin), and the planner reads
+    # its input state from the warehouse when one is configured (it loads what the syncs wrote).
+    "reconcile": {"connectors", "warehouse"},
 }
 
 # The one import that points up, made at call time: ``from pybaton.connector import run`` is the
