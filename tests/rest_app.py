@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 CLIENT_ID, CLIENT_SECRET = "pybaton-tests", "s3cret-client-value"
 STATIC_TOKEN = "static-bearer-token-value"
@@ -222,14 +222,14 @@ def _roles(app: RestApp, m: re.Match[str], q: dict[str, list[str]], body: Any) -
 
 
 def _user(app: RestApp, m: re.Match[str], q: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
-    found = next((u for u in app.data.users if u["id"] == m.group(1)), None)
+    found = next((u for u in app.data.users if u["id"] == unquote(m.group(1))), None)
     return (200, found, {}) if found is not None else (404, {"error": "no such user"}, {})
 
 
 def _put_member(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
                 body: Any) -> tuple[int, Any, dict[str, str]]:
     """Membership by username (the pre-request example): PUT /groups/{id}/members/{username}."""
-    user = next((u for u in app.data.users if u["username"] == m.group(2)), None)
+    user = next((u for u in app.data.users if u["username"] == unquote(m.group(2))), None)
     if user is None:
         return 404, {"error": "no such username"}, {}
     return _add_member(app, m, q, {"user_id": user["id"]})
@@ -255,6 +255,11 @@ def _team_members(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
     logins = {u["id"]: u["username"] for u in app.data.users}
     return 200, {"items": [{"login": logins[x["id"]]} for x in app.data.members.get(m.group(2), [])
                            if x["type"] == "user"]}, {}
+
+
+def _v1_users(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+              body: Any) -> tuple[int, Any, dict[str, str]]:
+    return 200, {"data": app.data.users}, {}
 
 
 def _c1_users(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
@@ -302,7 +307,7 @@ def _remove_member(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
                    body: Any) -> tuple[int, Any, dict[str, str]]:
     members = app.data.members.get(m.group(1), [])
     with app.lock:
-        keep = [x for x in members if x["id"] != m.group(2)]
+        keep = [x for x in members if x["id"] != unquote(m.group(2))]
         if len(keep) == len(members):
             return 404, {"error": "not a member"}, {}
         app.data.members[m.group(1)] = keep
@@ -318,6 +323,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("GET", re.compile(r"^/orgs/([^/]+)/teams$"), _org_teams),
     ("GET", re.compile(r"^/orgs/([^/]+)/team/([^/]+)/members$"), _team_members),
     ("GET", re.compile(r"^/api/v1/users$"), _c1_users),
+    ("GET", re.compile(r"^/v1/users$"), _v1_users),
     ("GET", re.compile(r"^/api/groups$"), _groups),
     ("GET", re.compile(r"^/api/groups/([^/]+)/members$"), _members),
     ("POST", re.compile(r"^/api/groups/([^/]+)/members$"), _add_member),

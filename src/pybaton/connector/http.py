@@ -290,6 +290,7 @@ class _Attempt:
     retries: int = 0
     rate_limit_retries: int = 0
     refreshed_auth: bool = False
+    by_status: dict[int, int] = field(default_factory=dict)  # retries per status, for a rule's max_retries
 
 
 class HttpClient:
@@ -421,9 +422,11 @@ class HttpClient:
             return response
         if rule is not None and rule.action is Action.FAIL:
             raise self._status_error(response, attempt, rule.message)
-        if rule is not None and rule.action is Action.RETRY and rule.max_retries is not None \
-                and attempt.retries + attempt.rate_limit_retries >= rule.max_retries:
-            raise self._exhausted(response, attempt)
+        if rule is not None and rule.action is Action.RETRY and rule.max_retries is not None:
+            used = attempt.by_status.get(status, 0)
+            if used >= rule.max_retries:
+                raise self._exhausted(response, attempt)
+            attempt.by_status[status] = used + 1
         if status == 401 and authenticate and self.auth is not None and not attempt.refreshed_auth \
                 and self.auth.invalidate():
             attempt.refreshed_auth = True

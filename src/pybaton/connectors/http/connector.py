@@ -50,7 +50,9 @@ def make_auth(spec: cfg.Auth, literal: ValueCompiler) -> Auth | None:
         return BasicAuth(val(spec.username, "username"), val(spec.password, "password"))
     if spec.api_key is not None and kind == "api_key":
         key = spec.api_key
-        return ApiKeyAuth(val(key.key, "api_key.key"), header=key.header or "X-API-Key", prefix=key.prefix)
+        # "prefix: ApiKey" sends "ApiKey <key>", as "Bearer <token>" is sent.
+        prefix = f"{key.prefix} " if key.prefix and not key.prefix.endswith(" ") else key.prefix
+        return ApiKeyAuth(val(key.key, "api_key.key"), header=key.header or "X-API-Key", prefix=prefix)
     if spec.oauth2_client_credentials is not None and kind == "oauth2_client_credentials":
         cc = spec.oauth2_client_credentials
         at = "oauth2_client_credentials."

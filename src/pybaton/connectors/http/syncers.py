@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pybaton import model
 from pybaton.connector import GrantResult, Page, PageToken, ResourceSyncer, RevokeResult
 from pybaton.connector.http import Action as Verdict
-from pybaton.connector.http import HttpClient, StatusRule
+from pybaton.connector.http import HttpClient, HttpStatusError, StatusRule
 from pybaton.connectors.http.compiled import Action, Compiled, Provisioner, TypeSpec
 from pybaton.connectors.http.mapping import resource_view
 from pybaton.connectors.http.requests import response_env
@@ -142,7 +142,10 @@ class GranterMixin(HttpSyncer):
         endpoint = action.endpoint
         rules = {"4xx": StatusRule(Verdict.IGNORE), **endpoint.rules} if action.success is not None \
             else endpoint.rules
-        env = endpoint.with_pre_requests(self.client, env)
+        try:
+            env = endpoint.with_pre_requests(self.client, env)
+        except HttpStatusError as exc:
+            raise ProvisioningError(f"{self.spec.type_id} {which}: a pre-request failed: {exc}") from exc
         response = endpoint.send(self.client, env, rules=rules)
         outcome = {**env, "response": response_env(response)}
         ok = truth(action.success, outcome, f"{endpoint.site}.success_condition") \
