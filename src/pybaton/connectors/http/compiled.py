@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import graphlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pybaton import model
 from pybaton.connector.http import StatusRules
@@ -24,6 +24,8 @@ from pybaton.connectors.http.values import OUTCOME, PROVISION, RESOURCE, RESOURC
 from pybaton.errors import ConfigError
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, resource_pb2
 from pybaton.yamldoc import dotted
+
+B = TypeVar("B")
 
 
 @dataclass
@@ -173,24 +175,26 @@ class TypeCompiler:
             self._provisioner(spec, ent, ("static_entitlements", i))
         return spec
 
-    def _entitlements(self, type_id: str, rt: cfg.ResourceType) -> list[EntitlementSource]:
+    def _sources(self, type_id: str, key: str, blocks: list[cfg.Block], attr: str,
+                 build: Callable[[str, Any], B]) -> list[tuple[Endpoint, B]]:
+        """Each ``entitlements``/``grants`` block with a mapping: its endpoint and its builder."""
         out = []
-        for i, block in enumerate(rt.entitlements):
-            at = self.site(type_id, "entitlements", i)
-            if block.response.entitlement_mapping is not None:
-                out.append(EntitlementSource(self.endpoint(at, block, RESOURCE), EntitlementBuilder.compile(
-                    self.c, f"{at}.response.entitlement_mapping", block.response.entitlement_mapping,
-                    RESOURCE_ITEM)))
+        for i, block in enumerate(blocks):
+            at = self.site(type_id, key, i)
+            mapping = getattr(block.response, attr)
+            if mapping is not None:
+                out.append((self.endpoint(at, block, RESOURCE), build(f"{at}.response.{attr}", mapping)))
         return out
 
+    def _entitlements(self, type_id: str, rt: cfg.ResourceType) -> list[EntitlementSource]:
+        return [EntitlementSource(*pair) for pair in self._sources(
+            type_id, "entitlements", rt.entitlements, "entitlement_mapping",
+            lambda at, m: EntitlementBuilder.compile(self.c, at, m, RESOURCE_ITEM))]
+
     def _grants(self, type_id: str, rt: cfg.ResourceType) -> list[GrantSource]:
-        out = []
-        for i, block in enumerate(rt.grants):
-            at = self.site(type_id, "grants", i)
-            if block.response.grant_mapping is not None:
-                out.append(GrantSource(self.endpoint(at, block, RESOURCE), GrantBuilder.compile(
-                    self.c, f"{at}.response.grant_mapping", block.response.grant_mapping, RESOURCE_ITEM)))
-        return out
+        return [GrantSource(*pair) for pair in self._sources(
+            type_id, "grants", rt.grants, "grant_mapping",
+            lambda at, m: GrantBuilder.compile(self.c, at, m, RESOURCE_ITEM))]
 
     def _provisioner(self, spec: TypeSpec, ent: cfg.StaticEntitlement, path: tuple[str | int, ...]) -> None:
         prov = ent.provisioning

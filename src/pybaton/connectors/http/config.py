@@ -82,23 +82,23 @@ class ApiKey(Model):
     key: Text = ""
 
 
-class ClientCredentials(Model):
+class OAuth2Client(Model):
+    """What both OAuth2 grants share."""
+
     token_url: Text = ""
-    issuer: Text = ""
     client_id: Text = ""
     client_secret: Text = ""
     scope: Text = ""
     token_expiry_padding: Duration = 60.0
 
 
-class PasswordGrant(Model):
-    token_url: Text = ""
-    client_id: Text = ""
-    client_secret: Text = ""
+class ClientCredentials(OAuth2Client):
+    issuer: Text = ""
+
+
+class PasswordGrant(OAuth2Client):
     username: Text = ""
     password: Text = ""
-    scope: Text = ""
-    token_expiry_padding: Duration = 60.0
 
 
 class BearerDynamic(Model):
