@@ -142,7 +142,11 @@ class RestApp:
 
     def issue_token(self, authorization: str, form: dict[str, str]) -> tuple[int, Any]:
         expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if form.get("grant_type") != "client_credentials" or authorization != expected:
+        client_ok = authorization == expected or (form.get("client_id"), form.get("client_secret")) == (
+            CLIENT_ID, CLIENT_SECRET)
+        user_ok = (form.get("username"), form.get("password")) == (LOGIN_USER, LOGIN_PASSWORD)
+        if not client_ok or form.get("grant_type") not in ("client_credentials", "password") or (
+                form.get("grant_type") == "password" and not user_ok):
             return 401, {"error": "invalid_client"}
         token = secrets.token_urlsafe(16)
         with self.lock:
@@ -257,6 +261,12 @@ def _team_members(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
                            if x["type"] == "user"]}, {}
 
 
+def _permissions(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+                 body: Any) -> tuple[int, Any, dict[str, str]]:
+    """Dynamic entitlements: what can be done on a role."""
+    return 200, {"items": [{"operation": op} for op in ("read", "write")]}, {}
+
+
 def _v1_users(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
               body: Any) -> tuple[int, Any, dict[str, str]]:
     return 200, {"data": app.data.users}, {}
@@ -330,6 +340,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("DELETE", re.compile(r"^/api/groups/([^/]+)/members/([^/]+)$"), _remove_member),
     ("GET", re.compile(r"^/api/roles$"), _roles),
     ("GET", re.compile(r"^/api/roles/([^/]+)/assignees$"), _assignees),
+    ("GET", re.compile(r"^/api/roles/([^/]+)/permissions$"), _permissions),
     ("GET", re.compile(r"^/api/apps$"), _apps),
     ("GET", re.compile(r"^/api/apps/([^/]+)/projects$"), _projects),
 ]

@@ -38,6 +38,7 @@ from rest_app import (
 
 from pybaton import model
 from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.cli.main import run as cli
 from pybaton.connector import Granter, PageToken
 from pybaton.connector.http import HttpRetryableError, HttpStatusError
 from pybaton.connectors.http import HttpConnector, HttpConnectorConfig
@@ -236,6 +237,10 @@ AUTH_BLOCKS = {
     "oauth2_issuer": ("token", {"type": "oauth2_client_credentials", "oauth2_client_credentials": {
         "issuer": "${REST_APP_URL}", "client_id": "${REST_CLIENT_ID}", "client_secret": "${REST_CLIENT_SECRET}",
         "scope": "read:users"}}, {}),
+    "oauth2_password": ("token", {"type": "oauth2_password", "oauth2_password": {
+        "token_url": "${REST_APP_URL}/oauth/token", "client_id": "${REST_CLIENT_ID}",
+        "client_secret": "${REST_CLIENT_SECRET}", "username": "${T_USER}", "password": "${T_PASS}", "scope": "api"}},
+        {"T_USER": LOGIN_USER, "T_PASS": LOGIN_PASSWORD}),
     "bearer_dynamic": ("token", {"type": "bearer_dynamic", "bearer_dynamic": {
         "token_url": "${REST_APP_URL}/login", "username": "${T_USER}", "password": "${T_PASS}",
         "token_field": "access_token", "expiry_field": "expires_at", "token_expiry_padding": 60}},
@@ -268,7 +273,7 @@ def test_each_documented_auth_type_against_the_app(name: str, app: RestApp, tmp_
     assert app.auth_seen == {seen_as: 2}
     if name == "bearer_dynamic":
         assert app.login_requests == 1 and app.token_requests == 0
-    if name == "oauth2_issuer":
+    if name in ("oauth2_issuer", "oauth2_password"):
         assert app.token_requests == 1
 
 
@@ -350,6 +355,21 @@ def test_404_warn_skips_with_the_message(app: RestApp, tmp_path: Path, monkeypat
     assert len(member_page(c)) == 4  # the next call is answered normally
 
 
+def test_a_request_rule_wins_over_the_global_one(app: RestApp, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        data["error_handling"]["error_status_codes"]["404"] = {"action": "fail"}
+        data["resource_types"]["group"]["grants"][0]["request"]["error_handling"] = {
+            "error_status_codes": {"404": {"action": "ignore"}}}
+    c = rest_connector(tmp_path, monkeypatch, app, edit)
+    app.inject[("GET", "/api/groups/g02/members")] = [404]
+    assert member_page(c) == []
+    app.inject[("GET", "/api/groups")] = [404]
+    groups = next(s for s in c.syncers() if s.resource_type.id == "group")
+    with pytest.raises(HttpStatusError, match="status 404"):
+        groups.list(None, PageToken("", 5))
+
+
 def test_404_ignore_is_silent(app: RestApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                               caplog: pytest.LogCaptureFixture) -> None:
     c = rest_connector(tmp_path, monkeypatch, app, with_rules({"404": {"action": "ignore"}}))
@@ -378,3 +398,47 @@ def test_fail_stops_with_the_message(app: RestApp, tmp_path: Path, monkeypatch: 
     with pytest.raises(HttpStatusError, match=r"status 500.*\(API broke\)"):
         member_page(c)
     assert len(member_page(c)) == 4  # one call failed; nothing else is affected
+
+
+def test_grant_and_revoke_through_the_cli(app: RestApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``pybaton grant|revoke http``: the provisioning requests and their success_condition, end to end."""
+    for name, value in {"REST_APP_URL": app.base_url, "REST_CLIENT_ID": CLIENT_ID,
+                        "REST_CLIENT_SECRET": CLIENT_SECRET}.items():
+        monkeypatch.setenv(name, value)
+    out, config = str(tmp_path / "rest.c1z"), str(REST_CONFIG)
+    assert cli(["sync", "http", "-f", out, "--config", config]) == 0
+    uid = next(u["id"] for u in app.data.users if all(m["id"] != u["id"] for m in app.data.members["g01"]))
+    grant = f"group:g01:member:user:{uid}"
+    capsys.readouterr()
+    assert cli(["grant", "http", "-f", out, "-p", "--entitlement", "group:g01:member", "--principal", f"user:{uid}",
+                "--config", config]) == 0
+    assert f"grant group:g01:member to user:{uid}: granted" in capsys.readouterr().out
+    assert {"id": uid, "type": "user"} in app.data.members["g01"]
+    assert cli(["grant", "http", "-f", out, "-p", "--entitlement", "group:g01:member", "--principal", f"user:{uid}",
+                "--config", config]) == 0
+    assert "already exists" in capsys.readouterr().out  # 409, accepted by the success_condition
+    assert cli(["revoke", "http", "-f", out, "-p", "--grant", grant, "--config", config]) == 0
+    assert f"revoke {grant}: revoked" in capsys.readouterr().out
+    assert {"id": uid, "type": "user"} not in app.data.members["g01"]
+
+
+def test_skip_if_and_dynamic_entitlements_against_the_app(app: RestApp, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        data["resource_types"]["group"]["grants"][0]["response"]["skip_if"] = 'cel:item.type == "group"'
+        data["resource_types"]["role"]["entitlements"] = yaml.safe_load((DOCS / "20_dynamic_entitlements.yml")
+                                                                        .read_text())["entitlements"]
+        data["resource_types"]["role"]["entitlements"][0]["request"]["url"] = "tmpl:/roles/{{.resource.id}}/permissions"
+    c = rest_connector(tmp_path, monkeypatch, app, edit)
+    out = tmp_path / "dyn.c1z"
+    sync(c, out, SyncOptions(page_size=10))
+    with C1ZFile.open(out) as c1z:
+        reader = SyncReader.of(c1z)
+        ents = {e.id: e for e in reader.entitlements() if e.id.startswith("role:r1:")}
+        principals = {g.principal.id.resource_type for g in reader.grants() if g.entitlement.id.startswith("group:")}
+    assert set(ents) == {"role:r1:assigned", "role:r1:r1-read", "role:r1:r1-write"}
+    assert ents["role:r1:r1-read"].slug == "read" and ents["role:r1:r1-read"].display_name == "Can read on Role 1"
+    assert ents["role:r1:r1-read"].purpose == model.PERMISSION
+    assert [t.id for t in ents["role:r1:r1-write"].grantable_to] == ["user", "group"]
+    assert principals == {"user"}  # the nested groups were skipped
