@@ -280,6 +280,12 @@ def test_the_old_pybaton_layout_is_refused_with_the_documented_spelling() -> Non
     assert "resource_types.user.list.map: 'map' is not baton-http's format: write it as response.mapping_type: " \
            "resource with response.resource_mapping" in message
     assert "resource_types.user.parent: baton-http calls this 'parent_type'" in message
+    flat = BASE.replace("  base_url:", "  auth: {type: bearer_dynamic, token_url: /login}\n  base_url:")
+    flat = flat.replace("resource_types:", 'error_handling:\n  "404": ignore\nresource_types:')
+    with pytest.raises(ConfigError) as caught:
+        loads(flat)
+    assert "api.yml:4: connect.auth.token_url: belongs in the block connect.auth.bearer_dynamic" in str(caught.value)
+    assert 'error_handling.404: status rules go under error_handling.error_status_codes: "404"' in str(caught.value)
 
 
 def test_error_handling_and_durations_parse() -> None:

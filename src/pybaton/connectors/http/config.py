@@ -297,9 +297,42 @@ TRAITS = ("user", "group", "role", "app")
 _MAPPINGS = {"resource": "resource_mapping", "entitlement": "entitlement_mapping", "grant": "grant_mapping"}
 
 
+_STATUS_KEY = re.compile(r"^(\d{3}|\dxx|default)$", re.I)
+_OLD_AUTH_KEYS = {"token_url", "client_id", "client_secret", "scope", "scopes", "token_field", "expiry_field",
+                  "token_expiry_padding", "header", "prefix", "query"}
+_OLD_RETRY_KEYS = {"max_retries": "max_attempts", "retry_interval": "initial_backoff",
+                   "max_retry_interval": "max_backoff"}
+
+
+def _old_settings(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """The connection-level keys of the old layout, each with its documented spelling (see :func:`_old_layout`)."""
+    found: list[tuple[Path_, str]] = []
+    errors = data.get("error_handling")
+    for key in errors if isinstance(errors, dict) else []:
+        if _STATUS_KEY.match(str(key)):
+            found.append((("error_handling", str(key)),
+                          f"status rules go under error_handling.error_status_codes: \"{key}\": {{action: …}}"))
+    connect = data.get("connect")
+    auth = connect.get("auth") if isinstance(connect, dict) else None
+    if isinstance(auth, dict):
+        kind = str(auth.get("type", ""))
+        for key in sorted(set(auth) & _OLD_AUTH_KEYS):
+            found.append((("connect", "auth", key), f"belongs in the block connect.auth.{kind or '<type>'}"
+                                                    + (" (the key itself is api_key.key)" if kind == "api_key" else "")))
+    http = data.get("http")
+    retry = http.get("retry") if isinstance(http, dict) else None
+    for key in retry if isinstance(retry, dict) else []:
+        if key in _OLD_RETRY_KEYS:
+            found.append((("http", "retry", key), f"baton-http's retry keys are max_attempts, initial_backoff, "
+                                                  f"max_backoff (this one: {_OLD_RETRY_KEYS[key]})"))
+    return found
+
+
 def _old_layout(doc: YamlDocument) -> list[Issue]:
-    """pybaton before issue #20 read an invented layout (``list.map``, ``parent``); say what it is now."""
-    issues = []
+    """pybaton before issue #20 read an invented layout (``list.map``, ``parent``, flat auth keys…); it is
+    no longer read, and each of its keys is reported with the documented spelling."""
+    issues = [Issue(doc.where(path), dotted(path), message, error=True)
+              for path, message in _old_settings(doc.data if isinstance(doc.data, dict) else {})]
     types = doc.data.get("resource_types") if isinstance(doc.data, dict) else None
     for name, rt in (types or {}).items() if isinstance(types, dict) else []:
         if not isinstance(rt, dict):

@@ -177,8 +177,8 @@ def _command(group: list[tuple[str, str]], source: str, *, piped: bool) -> Node:
                             f"constants and the functions {', '.join(sorted(FUNCTIONS))})")
     if kind == "ident" and value not in ("true", "false", "nil"):
         if value not in FUNCTIONS:
-            raise TemplateError(f"{{{{{source}}}}}: unknown function {value!r} "
-                                f"(available: {', '.join(sorted(FUNCTIONS))})")
+            raise TemplateError(f"{{{{{source}}}}}: unknown function {value!r} (a field starts with a dot: "
+                                f"{{{{.{value}…}}}}; functions: {', '.join(sorted(FUNCTIONS))})")
         return Call(value, tuple(_operand(k, v, source) for k, v in group[1:]))
     if len(group) > 1 or piped:
         raise TemplateError(f"{{{{{source}}}}}: only a function can take arguments")
