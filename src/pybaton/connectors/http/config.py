@@ -297,7 +297,7 @@ TRAITS = ("user", "group", "role", "app")
 _MAPPINGS = {"resource": "resource_mapping", "entitlement": "entitlement_mapping", "grant": "grant_mapping"}
 
 
-_STATUS_KEY = re.compile(r"^(\d{3}|\dxx|default)$", re.I)
+STATUS_KEY = re.compile(r"^(\d{3}|\dxx|default)$", re.I)
 _OLD_AUTH_KEYS = {"token_url", "client_id", "client_secret", "scope", "scopes", "token_field", "expiry_field",
                   "token_expiry_padding", "header", "prefix", "query"}
 _OLD_RETRY_KEYS = {"max_retries": "max_attempts", "retry_interval": "initial_backoff",
@@ -309,7 +309,7 @@ def _old_settings(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     found: list[tuple[Path_, str]] = []
     errors = data.get("error_handling")
     for key in errors if isinstance(errors, dict) else []:
-        if _STATUS_KEY.match(str(key)):
+        if STATUS_KEY.match(str(key)):
             found.append((("error_handling", str(key)),
                           f"status rules go under error_handling.error_status_codes: \"{key}\": {{action: …}}"))
     connect = data.get("connect")
@@ -354,6 +354,9 @@ def _old_layout(doc: YamlDocument) -> list[Issue]:
         if "parent" in rt:
             path = ("resource_types", name, "parent")
             issues.append(Issue(doc.where(path), dotted(path), "baton-http calls this 'parent_type'", error=True))
+    if issues:
+        issues.insert(0, Issue(doc.source, "", "this is pybaton's old layout: `pybaton http convert --config "
+                                            f"{doc.source}` rewrites it in baton-http's format", error=True))
     return issues
 
 
