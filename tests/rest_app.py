@@ -121,6 +121,7 @@ class RestApp:
         self.login_requests = 0
         self.auth_seen: dict[str, int] = {}
         self.inject: dict[tuple[str, str], list[int]] = {}
+        self.writes: list[tuple[str, str, Any]] = []  # (method, path, decoded JSON body) of every write
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -394,10 +395,14 @@ def _handler(app: RestApp) -> type[BaseHTTPRequestHandler]:
             if status is not None:
                 self._reply(status, {"error": f"injected {status}"}, {"Retry-After": "0"} if status == 429 else {})
                 return
+            decoded = json.loads(raw) if raw else None
+            if method != "GET":
+                with app.lock:
+                    app.writes.append((method, parts.path, decoded))
             for verb, pattern, route in ROUTES:
                 match = pattern.match(parts.path)
                 if verb == method and match:
-                    status, body, headers = route(app, match, parse_qs(parts.query), json.loads(raw) if raw else None)
+                    status, body, headers = route(app, match, parse_qs(parts.query), decoded)
                     self._reply(status, body, headers)
                     return
             self._reply(404, {"error": "no route"})

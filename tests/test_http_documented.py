@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -305,11 +306,14 @@ def test_data_that_looks_like_code_stays_data(app: RestApp, tmp_path: Path,
     """A principal id that is a template, or a JSON/CEL fragment, reaches the API exactly as it is."""
     groups = groups_of(rest_connector(tmp_path, monkeypatch, app))
     ent = model.entitlement_ref(model.resource_id("group", "g00"), "member")
-    for odd in ("{{.principal.id}}", '" + 1 + "', '", "admin": true, "x": "', "../g01/members"):
+    for odd in ("{{.principal.id}}", '" + 1 + "', '", "admin": true, "x": "', "../g01/members", "{{.vars}}"):
         groups.grant(model.resource("user", odd, odd), ent)
+        assert app.writes[-1] == ("POST", "/api/groups/g00/members", {"user_id": odd, "role": "member"})
         assert {"id": odd, "type": "user"} in app.data.members["g00"]
         removed = groups.revoke(model.grant(ent, model.resource_id("user", odd)))
         assert removed is not None and not removed.already_revoked
+        method, path, _ = app.writes[-1]
+        assert method == "DELETE" and path.count("/") == 5 and unquote(path) == f"/api/groups/g00/members/{odd}"
         assert {"id": odd, "type": "user"} not in app.data.members["g00"]
     assert all(m["id"] != "admin" for ms in app.data.members.values() for m in ms)
 
