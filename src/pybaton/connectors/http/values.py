@@ -121,7 +121,6 @@ class Template:
     source: str
     template: GoTemplate
     escapes: tuple[Callable[[Any], str], ...]
-    first_raw: bool = False
 
     @classmethod
     def of(cls, source: str, template: GoTemplate, mode: str) -> Template:
