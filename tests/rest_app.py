@@ -1,9 +1,17 @@
 """A small REST app for the HTTP meta-connector's tests: a real HTTP server on 127.0.0.1, in a thread.
 
 It serves users (offset pages), groups (cursor pages) and their members (page
-numbers, nested groups), roles (``Link`` header pages) and their assignees (one
-page), apps with child projects, an OAuth2 token endpoint (client credentials)
-and membership writes. :class:`Faults` makes it misbehave on purpose: 429 storms
+numbers, nested groups), roles (link pages: ``links.next`` in the body and a
+``Link`` header) and their assignees (one page), apps with child projects,
+membership writes (by id, or by username after a look-up), a GitHub-shaped
+API (orgs, their members and teams: the documented GitHub example runs against
+it) and ConductorOne's ``/api/v1/users`` (the documented OAuth2 example).
+
+Every kind of auth baton-http documents is served: a static bearer token,
+Basic, an API key header, OAuth2 client credentials (``/oauth/token``, also
+found by OIDC discovery) and a login endpoint (``/login``, bearer-dynamic);
+``auth_seen`` counts which one each request used. ``inject`` queues statuses
+for a path (404/429/500…), answered before the route. :class:`Faults` makes it misbehave on purpose: 429 storms
 with ``Retry-After``, 500s, slow answers, connections dropped without an answer,
 and an outage (every request 503) that outlasts any client's retries.
 """
@@ -22,9 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 CLIENT_ID, CLIENT_SECRET = "pybaton-tests", "s3cret-client-value"
+STATIC_TOKEN = "static-bearer-token-value"
+BASIC_USER, BASIC_PASSWORD = "reader", "basic-pass-value"
+API_KEY = "api-key-value"
+LOGIN_USER, LOGIN_PASSWORD = "robot", "login-pass-value"
 MAX_PAGE = 25
 
 
@@ -106,6 +118,10 @@ class RestApp:
         self.tokens: dict[str, float] = {}
         self.requests = 0
         self.token_requests = 0
+        self.login_requests = 0
+        self.auth_seen: dict[str, int] = {}
+        self.inject: dict[tuple[str, str], list[int]] = {}
+        self.writes: list[tuple[str, str, Any]] = []  # (method, path, decoded JSON body) of every write
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -127,7 +143,11 @@ class RestApp:
 
     def issue_token(self, authorization: str, form: dict[str, str]) -> tuple[int, Any]:
         expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-        if form.get("grant_type") != "client_credentials" or authorization != expected:
+        client_ok = authorization == expected or (form.get("client_id"), form.get("client_secret")) == (
+            CLIENT_ID, CLIENT_SECRET)
+        user_ok = (form.get("username"), form.get("password")) == (LOGIN_USER, LOGIN_PASSWORD)
+        if not client_ok or form.get("grant_type") not in ("client_credentials", "password") or (
+                form.get("grant_type") == "password" and not user_ok):
             return 401, {"error": "invalid_client"}
         token = secrets.token_urlsafe(16)
         with self.lock:
@@ -135,10 +155,35 @@ class RestApp:
             self.token_requests += 1
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}
 
-    def authorized(self, authorization: str) -> bool:
-        token = authorization.removeprefix("Bearer ")
+    def login(self, body: Any) -> tuple[int, Any]:
+        """bearer-dynamic: a JSON login answered with a token and its absolute expiry."""
+        if not isinstance(body, dict) or (body.get("username"), body.get("password")) != (LOGIN_USER, LOGIN_PASSWORD):
+            return 401, {"error": "bad credentials"}
+        token = secrets.token_urlsafe(16)
         with self.lock:
-            return self.tokens.get(token, 0.0) > time.monotonic()
+            self.tokens[token] = time.monotonic() + self.token_ttl
+            self.login_requests += 1
+        return 200, {"access_token": token, "expires_at": int(time.time()) + self.token_ttl}
+
+    def auth_kind(self, headers: Any) -> str:
+        """Which accepted credential a request carries ("" for none)."""
+        authorization = headers.get("Authorization", "")
+        basic = "Basic " + base64.b64encode(f"{BASIC_USER}:{BASIC_PASSWORD}".encode()).decode()
+        if authorization == f"Bearer {STATIC_TOKEN}":
+            return "bearer"
+        if authorization == basic:
+            return "basic"
+        if headers.get("X-API-Key", "") == f"ApiKey {API_KEY}":
+            return "api_key"
+        with self.lock:
+            if self.tokens.get(authorization.removeprefix("Bearer "), 0.0) > time.monotonic():
+                return "token"
+        return ""
+
+    def injected(self, method: str, path: str) -> int | None:
+        with self.lock:
+            queue = self.inject.get((method, path))
+            return queue.pop(0) if queue else None
 
 
 Route = Callable[[RestApp, "re.Match[str]", dict[str, list[str]], Any], tuple[int, Any, dict[str, str]]]
@@ -174,10 +219,75 @@ def _members(app: RestApp, m: re.Match[str], q: dict[str, list[str]], body: Any)
 def _roles(app: RestApp, m: re.Match[str], q: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
     page, per = _int(q, "page", 1), 3
     roles = app.data.roles[(page - 1) * per:page * per]
-    headers = {}
+    headers, links = {}, {}
     if page * per < len(app.data.roles):
-        headers["Link"] = f'<{app.base_url}/api/roles?page={page + 1}>; rel="next"'
-    return 200, roles, headers
+        links["next"] = f"{app.base_url}/api/roles?page={page + 1}"
+        headers["Link"] = f'<{links["next"]}>; rel="next"'
+    return 200, {"roles": roles, "links": links}, headers
+
+
+def _user(app: RestApp, m: re.Match[str], q: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
+    found = next((u for u in app.data.users if u["id"] == unquote(m.group(1))), None)
+    return (200, found, {}) if found is not None else (404, {"error": "no such user"}, {})
+
+
+def _put_member(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+                body: Any) -> tuple[int, Any, dict[str, str]]:
+    """Membership by username (the pre-request example): PUT /groups/{id}/members/{username}."""
+    user = next((u for u in app.data.users if u["username"] == unquote(m.group(2))), None)
+    if user is None:
+        return 404, {"error": "no such username"}, {}
+    return _add_member(app, m, q, {"user_id": user["id"]})
+
+
+def _orgs(app: RestApp, m: re.Match[str], q: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
+    return 200, {"items": [{"id": a["id"], "login": f"org-{a['id']}"} for a in app.data.apps]}, {}
+
+
+def _org_members(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+                 body: Any) -> tuple[int, Any, dict[str, str]]:
+    return 200, {"items": [{"login": u["username"]} for u in org_members(app.data, m.group(1))]}, {}
+
+
+def _org_teams(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+               body: Any) -> tuple[int, Any, dict[str, str]]:
+    return 200, {"items": [{"id": g["id"], "name": g["name"], "description": f"Team {g['id']}"}
+                           for g in org_teams(app.data, m.group(1))]}, {}
+
+
+def _team_members(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+                  body: Any) -> tuple[int, Any, dict[str, str]]:
+    logins = {u["id"]: u["username"] for u in app.data.users}
+    return 200, {"items": [{"login": logins[x["id"]]} for x in app.data.members.get(m.group(2), [])
+                           if x["type"] == "user"]}, {}
+
+
+def _permissions(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+                 body: Any) -> tuple[int, Any, dict[str, str]]:
+    """Dynamic entitlements: what can be done on a role."""
+    return 200, {"items": [{"operation": op} for op in ("read", "write")]}, {}
+
+
+def _v1_users(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+              body: Any) -> tuple[int, Any, dict[str, str]]:
+    return 200, {"data": app.data.users}, {}
+
+
+def _c1_users(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
+              body: Any) -> tuple[int, Any, dict[str, str]]:
+    return 200, {"list": [{"user": {"id": u["id"], "displayName": u["name"], "username": u["username"],
+                                    "email": u["email"]}} for u in app.data.users]}, {}
+
+
+def org_members(data: Data, org: str) -> list[dict[str, Any]]:
+    """The GitHub-shaped view: org ``a<i>`` has every third user, starting at ``i``."""
+    i = int(org[1:])
+    return data.users[i::len(data.apps)]
+
+
+def org_teams(data: Data, org: str) -> list[dict[str, Any]]:
+    i = int(org[1:])
+    return data.groups[i::len(data.apps)]
 
 
 def _assignees(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
@@ -208,7 +318,7 @@ def _remove_member(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
                    body: Any) -> tuple[int, Any, dict[str, str]]:
     members = app.data.members.get(m.group(1), [])
     with app.lock:
-        keep = [x for x in members if x["id"] != m.group(2)]
+        keep = [x for x in members if x["id"] != unquote(m.group(2))]
         if len(keep) == len(members):
             return 404, {"error": "not a member"}, {}
         app.data.members[m.group(1)] = keep
@@ -217,12 +327,21 @@ def _remove_member(app: RestApp, m: re.Match[str], q: dict[str, list[str]],
 
 ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("GET", re.compile(r"^/api/users$"), _users),
+    ("GET", re.compile(r"^/api/users/([^/]+)$"), _user),
+    ("PUT", re.compile(r"^/api/groups/([^/]+)/members/([^/]+)$"), _put_member),
+    ("GET", re.compile(r"^/user/orgs$"), _orgs),
+    ("GET", re.compile(r"^/orgs/([^/]+)/members$"), _org_members),
+    ("GET", re.compile(r"^/orgs/([^/]+)/teams$"), _org_teams),
+    ("GET", re.compile(r"^/orgs/([^/]+)/team/([^/]+)/members$"), _team_members),
+    ("GET", re.compile(r"^/api/v1/users$"), _c1_users),
+    ("GET", re.compile(r"^/v1/users$"), _v1_users),
     ("GET", re.compile(r"^/api/groups$"), _groups),
     ("GET", re.compile(r"^/api/groups/([^/]+)/members$"), _members),
     ("POST", re.compile(r"^/api/groups/([^/]+)/members$"), _add_member),
     ("DELETE", re.compile(r"^/api/groups/([^/]+)/members/([^/]+)$"), _remove_member),
     ("GET", re.compile(r"^/api/roles$"), _roles),
     ("GET", re.compile(r"^/api/roles/([^/]+)/assignees$"), _assignees),
+    ("GET", re.compile(r"^/api/roles/([^/]+)/permissions$"), _permissions),
     ("GET", re.compile(r"^/api/apps$"), _apps),
     ("GET", re.compile(r"^/api/apps/([^/]+)/projects$"), _projects),
 ]
@@ -254,19 +373,36 @@ def _handler(app: RestApp) -> type[BaseHTTPRequestHandler]:
             with app.lock:
                 app.requests += 1
             parts = urlsplit(self.path)
-            if parts.path == "/oauth/token" and method == "POST":
+            if parts.path in ("/oauth/token", "/auth/v1/token") and method == "POST":
                 form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 self._reply(*app.issue_token(self.headers.get("Authorization", ""), form))
                 return
+            if parts.path == "/login" and method == "POST":
+                self._reply(*app.login(json.loads(raw) if raw else None))
+                return
+            if parts.path == "/.well-known/openid-configuration":
+                self._reply(200, {"issuer": app.base_url, "token_endpoint": f"{app.base_url}/oauth/token"})
+                return
             if self._fault():
                 return
-            if not app.authorized(self.headers.get("Authorization", "")):
+            kind = app.auth_kind(self.headers)
+            if not kind:
                 self._reply(401, {"error": "unauthorized"})
                 return
+            with app.lock:
+                app.auth_seen[kind] = app.auth_seen.get(kind, 0) + 1
+            status = app.injected(method, parts.path)
+            if status is not None:
+                self._reply(status, {"error": f"injected {status}"}, {"Retry-After": "0"} if status == 429 else {})
+                return
+            decoded = json.loads(raw) if raw else None
+            if method != "GET":
+                with app.lock:
+                    app.writes.append((method, parts.path, decoded))
             for verb, pattern, route in ROUTES:
                 match = pattern.match(parts.path)
                 if verb == method and match:
-                    status, body, headers = route(app, match, parse_qs(parts.query), json.loads(raw) if raw else None)
+                    status, body, headers = route(app, match, parse_qs(parts.query), decoded)
                     self._reply(status, body, headers)
                     return
             self._reply(404, {"error": "no route"})
@@ -295,5 +431,8 @@ def _handler(app: RestApp) -> type[BaseHTTPRequestHandler]:
 
         def do_DELETE(self) -> None:
             self._dispatch("DELETE")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
 
     return Handler

@@ -115,11 +115,14 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StatusRule:
-    """A caller's rule for one status: ``retry`` (after ``retry_after`` seconds if set), ``fail``,
-    ``warn`` (log and hand the response back) or ``ignore`` (hand it back silently)."""
+    """A caller's rule for one status: ``retry`` (after ``retry_after`` seconds if set, at most
+    ``max_retries`` times if set), ``fail``, ``warn`` (log and hand the response back) or ``ignore``
+    (hand it back silently); ``message`` is added to what is logged or raised."""
 
     action: Action
     retry_after: float | None = None
+    max_retries: int | None = None
+    message: str = ""
 
 
 StatusRules = Mapping[int | str, StatusRule]
@@ -287,6 +290,7 @@ class _Attempt:
     retries: int = 0
     rate_limit_retries: int = 0
     refreshed_auth: bool = False
+    by_status: dict[int, int] = field(default_factory=dict)  # retries per status, for a rule's max_retries
 
 
 class HttpClient:
@@ -413,11 +417,16 @@ class HttpClient:
             return response
         if rule is not None and rule.action in (Action.WARN, Action.IGNORE):
             if rule.action is Action.WARN:
-                log.warning("%s %s %s: status %d (handled as warn)", self.name, attempt.method,
-                            redact_url(attempt.url), status)
+                log.warning("%s %s %s: status %d (handled as warn)%s", self.name, attempt.method,
+                            redact_url(attempt.url), status, f": {rule.message}" if rule.message else "")
             return response
         if rule is not None and rule.action is Action.FAIL:
-            raise self._status_error(response, attempt)
+            raise self._status_error(response, attempt, rule.message)
+        if rule is not None and rule.action is Action.RETRY and rule.max_retries is not None:
+            used = attempt.by_status.get(status, 0)
+            if used >= rule.max_retries:
+                raise self._exhausted(response, attempt)
+            attempt.by_status[status] = used + 1
         if status == 401 and authenticate and self.auth is not None and not attempt.refreshed_auth \
                 and self.auth.invalidate():
             attempt.refreshed_auth = True
@@ -488,11 +497,12 @@ class HttpClient:
         text = f"{self.name} {attempt.method} {redact_url(attempt.url)}: status {response.status_code}"
         return f"{text}: {detail}" if detail else text
 
-    def _status_error(self, response: httpx.Response, attempt: _Attempt) -> HttpStatusError:
+    def _status_error(self, response: httpx.Response, attempt: _Attempt, message: str = "") -> HttpStatusError:
         cls = _ERROR_BY_STATUS.get(response.status_code)
         if cls is None:
             cls = HttpRetryableError if response.status_code >= 500 else HttpStatusError
-        return cls(self._describe(response, attempt), status=response.status_code, method=attempt.method,
+        text = self._describe(response, attempt)
+        return cls(f"{text} ({message})" if message else text, status=response.status_code, method=attempt.method,
                    url=redact_url(attempt.url))
 
     def _exhausted(self, response: httpx.Response, attempt: _Attempt) -> HttpStatusError:

@@ -14,6 +14,7 @@ from error messages, and none of them puts a secret in ``repr``.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -153,7 +154,8 @@ class TokenAuth:
         value = _dig(body, self.token_field)
         if not isinstance(value, str) or not value:
             raise ConnectorError(f"token endpoint {self.token_url}: no {self.token_field!r} in the answer")
-        lifetime = _lifetime(_dig(body, self.expiry_field), self.default_lifetime)
+        lifetime = _lifetime(_dig(body, self.expiry_field), self.default_lifetime) if self.expiry_field \
+            else _jwt_lifetime(value, self.default_lifetime)
         refresh = body.get("refresh_token") if isinstance(body, dict) else None
         return _Token(value, time.monotonic() + max(0.0, lifetime - self.expiry_padding),
                       refresh if isinstance(refresh, str) else "")
@@ -166,6 +168,19 @@ def _dig(body: Any, path: str) -> Any:
             return None
         body = body.get(part)
     return body
+
+
+def _jwt_lifetime(token: str, default: float) -> float:
+    """Seconds left before a JWT's ``exp`` claim (read, not verified: the server checks it); else ``default``."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return default
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return default
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) - time.time() if isinstance(exp, int | float) else default
 
 
 def _lifetime(raw: Any, default: float) -> float:
@@ -212,6 +227,26 @@ class OAuth2ClientCredentials(TokenAuth):
 
     def secrets(self) -> list[str]:
         return [*super().secrets(), self.client_secret]
+
+
+@dataclass(repr=False)
+class OidcClientCredentials(OAuth2ClientCredentials):
+    """Client credentials whose token endpoint is found by OIDC discovery at ``issuer`` (on first use)."""
+
+    issuer: str = ""
+
+    def _fetch(self, client: HttpClient, refresh_token: str) -> _Token:
+        if not self.token_url:
+            url = f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
+            answer = client.send_raw(client.build_request("GET", url, headers={"Accept": "application/json"}))
+            try:
+                endpoint = answer.json().get("token_endpoint") if answer.is_success else None
+            except ValueError:
+                endpoint = None
+            if not isinstance(endpoint, str) or not endpoint:
+                raise ConnectorError(f"OIDC discovery at {url}: no token_endpoint (status {answer.status_code})")
+            self.token_url = endpoint
+        return super()._fetch(client, refresh_token)
 
 
 @dataclass(repr=False)
@@ -283,6 +318,7 @@ __all__ = [
     "DynamicBearer",
     "OAuth2ClientCredentials",
     "OAuth2Password",
+    "OidcClientCredentials",
     "TokenAuth",
 ]
 

@@ -20,8 +20,8 @@ from pybaton.connector.http_auth import (
     BasicAuth,
     BearerAuth,
     DynamicBearer,
-    OAuth2ClientCredentials,
     OAuth2Password,
+    OidcClientCredentials,
 )
 from pybaton.connectors.http import config as cfg
 from pybaton.connectors.http.compiled import Compiled, compile_config
@@ -33,9 +33,7 @@ from pybaton.errors import ConfigError
 class HttpConnectorConfig(ConnectorConfig):
     config: Path = Field(description="the baton-http YAML file describing the API")
     strict: bool = Field(False, description="treat unknown keys in the YAML file as errors")
-
-
-_BODY_STYLES = {"body", "in_body", "form", "params", "post"}
+    enable_command_actions: bool = Field(False, description="allow the file's command actions (shell commands)")
 
 
 def make_auth(spec: cfg.Auth, literal: ValueCompiler) -> Auth | None:
@@ -43,11 +41,6 @@ def make_auth(spec: cfg.Auth, literal: ValueCompiler) -> Auth | None:
     def val(raw: str, key: str) -> str:
         return literal.literal(raw, f"connect.auth.{key}")
 
-    headers = {k: val(v, f"additional_headers.{k}") for k, v in spec.additional_headers.items()}
-    form = {k: val(v, f"additional_form_data.{k}") for k, v in spec.additional_form_data.items()}
-    scopes = [*spec.scopes, *spec.scope.split()]
-    common = {"token_url": val(spec.token_url, "token_url"), "expiry_padding": spec.token_expiry_padding,
-              "extra_headers": headers, "extra_form": form}
     kind = spec.type
     if kind == "none":
         return None
@@ -55,24 +48,34 @@ def make_auth(spec: cfg.Auth, literal: ValueCompiler) -> Auth | None:
         return BearerAuth(val(spec.token, "token"))
     if kind == "basic":
         return BasicAuth(val(spec.username, "username"), val(spec.password, "password"))
-    if kind == "api_key":
-        return ApiKeyAuth(val(spec.token, "token"), header=spec.header or "X-API-Key", prefix=spec.prefix,
-                          query=spec.query or None)
-    if not common["token_url"]:
-        raise ConfigError(f"connect.auth: type {kind} needs token_url")
-    style = "body" if spec.client_auth_style in _BODY_STYLES else "basic"
-    if kind == "oauth2_client_credentials":
-        return OAuth2ClientCredentials(**common, client_id=val(spec.client_id, "client_id"),  # type: ignore[arg-type]
-                                       client_secret=val(spec.client_secret, "client_secret"), scopes=scopes,
-                                       client_auth_style=style)
-    if kind == "oauth2_password":
-        return OAuth2Password(**common, client_id=val(spec.client_id, "client_id"),  # type: ignore[arg-type]
-                              client_secret=val(spec.client_secret, "client_secret"), scopes=scopes,
-                              username=val(spec.username, "username"), password=val(spec.password, "password"),
-                              client_auth_style=style if spec.client_auth_style != "basic" else "body")
-    return DynamicBearer(**common, username=val(spec.username, "username"),  # type: ignore[arg-type]
-                         password=val(spec.password, "password"), body_style=spec.body_style,
-                         token_field=spec.token_field or "token", expiry_field=spec.expiry_field or "expires_in")
+    if spec.api_key is not None and kind == "api_key":
+        key = spec.api_key
+        # "prefix: ApiKey" sends "ApiKey <key>", as "Bearer <token>" is sent.
+        prefix = f"{key.prefix} " if key.prefix and not key.prefix.endswith(" ") else key.prefix
+        return ApiKeyAuth(val(key.key, "api_key.key"), header=key.header or "X-API-Key", prefix=prefix)
+    if spec.oauth2_client_credentials is not None and kind == "oauth2_client_credentials":
+        cc = spec.oauth2_client_credentials
+        at = "oauth2_client_credentials."
+        if not (cc.token_url or cc.issuer):
+            raise ConfigError(f"connect.auth.{at}token_url (or issuer) is required")
+        return OidcClientCredentials(
+            token_url=val(cc.token_url, at + "token_url"), issuer=val(cc.issuer, at + "issuer"),
+            expiry_padding=cc.token_expiry_padding, client_id=val(cc.client_id, at + "client_id"),
+            client_secret=val(cc.client_secret, at + "client_secret"), scopes=cc.scope.split())
+    if spec.oauth2_password is not None and kind == "oauth2_password":
+        pw = spec.oauth2_password
+        at = "oauth2_password."
+        return OAuth2Password(token_url=val(pw.token_url, at + "token_url"), expiry_padding=pw.token_expiry_padding,
+                              client_id=val(pw.client_id, at + "client_id"),
+                              client_secret=val(pw.client_secret, at + "client_secret"), scopes=pw.scope.split(),
+                              username=val(pw.username, at + "username"), password=val(pw.password, at + "password"))
+    if spec.bearer_dynamic is not None and kind == "bearer_dynamic":
+        bd = spec.bearer_dynamic
+        at = "bearer_dynamic."
+        return DynamicBearer(token_url=val(bd.token_url, at + "token_url"), expiry_padding=bd.token_expiry_padding,
+                             username=val(bd.username, at + "username"), password=val(bd.password, at + "password"),
+                             token_field=bd.token_field or "access_token", expiry_field=bd.expiry_field)
+    raise ConfigError(f"connect.auth: type {kind} needs its block connect.auth.{kind}")
 
 
 def make_client(config: cfg.HttpConfig, env: Mapping[str, str] | None = None) -> HttpClient:
@@ -81,22 +84,23 @@ def make_client(config: cfg.HttpConfig, env: Mapping[str, str] | None = None) ->
     connect, http = config.connect, config.http
     if not connect.base_url:
         raise ConfigError("connect.base_url is required")
+    defaults = connect.request_defaults
     headers = {k: literal.literal(v, f"connect.request_defaults.headers.{k}")
-               for k, v in {**connect.request_defaults.headers, **http.headers}.items()}
+               for k, v in {**defaults.headers, **http.headers}.items()}
     params = {k: literal.literal(v, f"connect.request_defaults.query_params.{k}")
-              for k, v in connect.request_defaults.query_params.items()}
+              for k, v in defaults.query_params.items()}
     auth = make_auth(connect.auth, literal)
     base_url = literal.literal(connect.base_url, "connect.base_url")
     literal.check()
-    retry = RetryConfig(max_retries=http.retry.max_retries, initial_interval=http.retry.retry_interval,
-                        multiplier=http.retry.retry_multiplier, max_interval=http.retry.max_retry_interval,
-                        max_wait=http.retry.max_wait)
+    retry = RetryConfig(max_retries=http.retry.max_attempts - 1, initial_interval=http.retry.initial_backoff,
+                        max_interval=http.retry.max_backoff)
     return HttpClient(base_url, auth=auth, headers=headers, params=params, timeout=http.timeout, retry=retry,
-                      verify=not connect.insecure_skip_verify, name=config.app_name or "http")
+                      name=config.app_name or "http")
 
 
-def load_compiled(path: Path, *, strict: bool = False, env: Mapping[str, str] | None = None) -> Compiled:
-    return compile_config(cfg.load(path, strict=strict), env=env)
+def load_compiled(path: Path, *, strict: bool = False, env: Mapping[str, str] | None = None,
+                  enable_command_actions: bool = False) -> Compiled:
+    return compile_config(cfg.load(path, strict=strict), env=env, enable_command_actions=enable_command_actions)
 
 
 class HttpConnector(Connector[HttpConnectorConfig]):
@@ -110,7 +114,8 @@ class HttpConnector(Connector[HttpConnectorConfig]):
 
     def __init__(self, config: HttpConnectorConfig) -> None:
         super().__init__(config)
-        self.compiled = load_compiled(config.config, strict=config.strict)
+        self.compiled = load_compiled(config.config, strict=config.strict,
+                                      enable_command_actions=config.enable_command_actions)
         self.client = make_client(self.compiled.config)
         self._syncers = [syncer_for(spec, self.compiled, self.client) for spec in self.compiled.types]
 
@@ -121,7 +126,7 @@ class HttpConnector(Connector[HttpConnectorConfig]):
         """One page of the first listed type: bad credentials or a wrong base URL fail here."""
         for syncer in self._syncers:
             if syncer.spec.listing is not None and not syncer.spec.parent:
-                syncer.spec.listing.endpoint.page(self.client, {}, "", 1)
+                syncer.spec.listing.endpoint.page(self.client, {"vars": self.compiled.vars}, "", 1)
                 return
 
     def close(self) -> None:

@@ -1,9 +1,10 @@
-"""From response items to Baton objects: the ``map`` blocks of resources, entitlements and grants.
+"""From response items to Baton objects: ``resource_mapping``, ``entitlement_mapping``, ``grant_mapping``.
 
 Each builder is compiled once from its config block and then applied per item
-with an environment of names (``item``, ``resource``, ``parent``…). What
-expressions see of a Baton resource is :func:`resource_view`: its id (also as
-``ID``, baton-sql's spelling), type, display name, parent and trait profile.
+with an environment of names (``item``, ``resource``, ``parent_resource``…).
+What expressions and templates see of a Baton resource is
+:func:`resource_view`: ``id``, ``type``, ``display_name``, ``description``,
+``parent_id`` and ``traits`` (``traits.user.email``, ``.login``, ``.profile``…).
 """
 
 from __future__ import annotations
@@ -27,24 +28,31 @@ _TRAIT_MESSAGES: dict[str, type[Message]] = {
     "user": annotation_trait_pb2.UserTrait, "group": annotation_trait_pb2.GroupTrait,
     "role": annotation_trait_pb2.RoleTrait, "app": annotation_trait_pb2.AppTrait,
 }
-_PURPOSES = {"assignment": model.ASSIGNMENT, "permission": model.PERMISSION}
+# Baton has no "role" purpose: a role entitlement is assigned, so it is an assignment.
+_PURPOSES = {"assignment": model.ASSIGNMENT, "permission": model.PERMISSION, "role": model.ASSIGNMENT}
+
+
+def _trait_view(trait: Message) -> dict[str, Any]:
+    view: dict[str, Any] = {"profile": json_format.MessageToDict(trait.profile)}  # type: ignore[attr-defined]
+    if isinstance(trait, annotation_trait_pb2.UserTrait):
+        emails = [e.address for e in trait.emails]
+        view.update(email=emails[0] if emails else "", emails=emails, login=trait.login,
+                    status=annotation_trait_pb2.UserTrait.Status.Status.Name(trait.status.status)
+                    .removeprefix("STATUS_").lower())
+    return view
 
 
 def resource_view(res: resource_pb2.Resource) -> dict[str, Any]:
-    """A resource as expressions see it: ``resource.id``, ``.type``, ``.display_name``, ``.profile``…"""
+    """A resource as expressions see it: ``resource.id``, ``.display_name``, ``.traits.user.email``…"""
     view: dict[str, Any] = {
-        "id": res.id.resource, "ID": res.id.resource, "type": res.id.resource_type,
-        "display_name": res.display_name, "parent_id": res.parent_resource_id.resource,
-        "parent_type": res.parent_resource_id.resource_type, "profile": {},
+        "id": res.id.resource, "type": res.id.resource_type, "display_name": res.display_name,
+        "description": res.description, "parent_id": res.parent_resource_id.resource,
+        "parent_type": res.parent_resource_id.resource_type, "traits": {},
     }
-    for cls in _TRAIT_MESSAGES.values():
+    for kind, cls in _TRAIT_MESSAGES.items():
         trait = ann.find(res.annotations, cls)
         if trait is not None:
-            view["profile"] = json_format.MessageToDict(trait.profile)  # type: ignore[attr-defined]
-            if isinstance(trait, annotation_trait_pb2.UserTrait):
-                view["login"] = trait.login
-                view["email"] = trait.emails[0].address if trait.emails else ""
-            break
+            view["traits"][kind] = _trait_view(trait)
     return view
 
 
@@ -64,7 +72,7 @@ def _account_type(raw: str) -> str:
 
 @dataclass
 class TraitBuilder:
-    """One trait (user/group/role/app) of a resource map."""
+    """The trait of a resource mapping (``user_traits``, ``group_traits``, ``role_traits``, ``app_traits``)."""
 
     kind: str
     profile: dict[str, Value] = field(default_factory=dict)
@@ -76,25 +84,27 @@ class TraitBuilder:
     account_type: Value | None = None
 
     @classmethod
-    def compile(cls, c: ValueCompiler, site: str, traits: cfg.Traits | None,
+    def compile(cls, c: ValueCompiler, site: str, spec: cfg.ResourceMapping, declared: Sequence[str],
                 names: tuple[str, ...]) -> TraitBuilder | None:
-        if traits is None:
+        """The mapping's trait block, or an empty one of the type's declared trait; None for neither."""
+        given = [k for k in _TRAIT_MESSAGES if getattr(spec, f"{k}_traits") is not None]
+        if len(given) > 1:
+            c.problem(site, f"one trait block per mapping ({', '.join(f'{k}_traits' for k in given)} given)")
+        kind = given[0] if given else next((t for t in declared if t in _TRAIT_MESSAGES), "")
+        if not kind:
             return None
-        chosen = [(k, getattr(traits, k)) for k in _TRAIT_MESSAGES if getattr(traits, k) is not None]
-        if len(chosen) > 1:
-            c.problem(f"{site}.traits", f"one trait per resource type ({', '.join(k for k, _ in chosen)} given)")
-        if not chosen:
-            return None
-        kind, spec = chosen[0]
-        at = f"{site}.traits.{kind}"
-        out = cls(kind, {k: c.compile(v, f"{at}.profile.{k}", names) for k, v in spec.profile.items()})
-        if isinstance(spec, cfg.UserTraitMap):
-            many = {"emails": spec.emails, "login_aliases": spec.login_aliases, "employee_ids": spec.employee_ids}
-            for attr, raws in many.items():
-                setattr(out, attr, [c.compile(v, f"{at}.{attr}[{i}]", names) for i, v in enumerate(raws)])
-            out.status = c.optional(spec.status, f"{at}.status", names)
-            out.login = c.optional(spec.login, f"{at}.login", names)
-            out.account_type = c.optional(spec.account_type, f"{at}.account_type", names)
+        block = getattr(spec, f"{kind}_traits") or (cfg.UserTraits() if kind == "user" else cfg.ProfileTraits())
+        at = f"{site}.{kind}_traits"
+        out = cls(kind, {k: c.compile(v, f"{at}.profile.{k}", names) for k, v in block.profile.items()})
+        if isinstance(block, cfg.UserTraits):
+            emails = ([block.email] if block.email else []) + list(block.emails)
+            out.emails = [c.compile(v, f"{at}.emails[{i}]", names) for i, v in enumerate(emails)]
+            out.login_aliases = [c.compile(v, f"{at}.login_aliases[{i}]", names)
+                                 for i, v in enumerate(block.login_aliases)]
+            out.employee_ids = [c.compile(block.employee_id, f"{at}.employee_id", names)] if block.employee_id else []
+            out.status = c.optional(block.status, f"{at}.status", names)
+            out.login = c.optional(block.login, f"{at}.login", names)
+            out.account_type = c.optional(block.account_type, f"{at}.account_type", names)
         return out
 
     def build(self, env: Mapping[str, Any]) -> Message:
@@ -112,32 +122,28 @@ class TraitBuilder:
 
 @dataclass
 class ResourceBuilder:
-    """A ``map`` (or one static resource): id, display name, description, trait, ``skip_if``."""
+    """A ``resource_mapping`` (or one static resource): id, display name, description, trait."""
 
     site: str
     type_id: str
     id: Value
     display_name: Value | None
     description: Value | None
-    skip_if: Value | None
     trait: TraitBuilder | None
     child_types: Sequence[str] = ()
 
     @classmethod
-    def compile(cls, c: ValueCompiler, site: str, type_id: str, spec: cfg.ResourceMap | cfg.StaticResource,
+    def compile(cls, c: ValueCompiler, site: str, type_id: str, spec: cfg.ResourceMapping, declared: Sequence[str],
                 names: tuple[str, ...], child_types: Sequence[str] = ()) -> ResourceBuilder:
         if not spec.id:
             c.problem(f"{site}.id", "is required")
         return cls(site, type_id, c.compile(spec.id, f"{site}.id", names),
                    c.optional(spec.display_name, f"{site}.display_name", names),
                    c.optional(spec.description, f"{site}.description", names),
-                   c.optional(getattr(spec, "skip_if", ""), f"{site}.skip_if", names),
-                   TraitBuilder.compile(c, site, spec.traits, names), child_types)
+                   TraitBuilder.compile(c, site, spec, declared, names), child_types)
 
-    def build(self, env: Mapping[str, Any], parent: resource_pb2.ResourceId | None) -> resource_pb2.Resource | None:
-        """The resource, or None when ``skip_if`` says so; an empty id is an error naming the map."""
-        if truth(self.skip_if, env, f"{self.site}.skip_if"):
-            return None
+    def build(self, env: Mapping[str, Any], parent: resource_pb2.ResourceId | None) -> resource_pb2.Resource:
+        """The resource; an empty id is an error naming the mapping."""
         rid = text(self.id, env)
         if not rid:
             raise FatalError(f"{self.site}.id: evaluated to an empty id")
@@ -148,93 +154,87 @@ class ResourceBuilder:
 
 @dataclass
 class EntitlementBuilder:
-    """An entitlement map entry (dynamic) or a static entitlement (a template stamped on each resource)."""
+    """An ``entitlement_mapping`` (dynamic) or a static entitlement, built for one resource.
+
+    ``id`` names the entitlement inside its resource (the last part of its
+    Baton id, what a ``grant_mapping.entitlement_name`` refers to); ``slug``
+    is the short label shown to reviewers (the id when unset).
+    """
 
     site: str
-    slug: Value
+    id: Value
+    slug: Value | None
     display_name: Value | None
     description: Value | None
     purpose: Value
     grantable_to: list[Value]
-    skip_if: Value | None
 
     @classmethod
-    def compile(cls, c: ValueCompiler, site: str, spec: cfg.EntitlementMap, names: tuple[str, ...]
+    def compile(cls, c: ValueCompiler, site: str, spec: cfg.EntitlementMapping, names: tuple[str, ...]
                 ) -> EntitlementBuilder:
         if not spec.id:
             c.problem(f"{site}.id", "is required")
         return cls(site, c.compile(spec.id, f"{site}.id", names),
+                   c.optional(spec.slug, f"{site}.slug", names),
                    c.optional(spec.display_name, f"{site}.display_name", names),
                    c.optional(spec.description, f"{site}.description", names),
                    c.compile(spec.purpose or "assignment", f"{site}.purpose", names),
-                   [c.compile(t, f"{site}.grantable_to[{i}]", names) for i, t in enumerate(spec.grantable_to)],
-                   c.optional(spec.skip_if, f"{site}.skip_if", names))
+                   [c.compile(t, f"{site}.grantable_to[{i}]", names) for i, t in enumerate(spec.grantable_to)])
 
-    def slug_of(self, env: Mapping[str, Any]) -> str:
-        return text(self.slug, env)
-
-    def template(self, env: Mapping[str, Any], types: Mapping[str, resource_pb2.ResourceType]
-                 ) -> entitlement_pb2.Entitlement:
-        """The entitlement without a resource (the engine stamps it onto each resource)."""
-        slug = self.slug_of(env)
+    def build(self, env: Mapping[str, Any], res: resource_pb2.Resource,
+              types: Mapping[str, resource_pb2.ResourceType]) -> entitlement_pb2.Entitlement:
+        name = text(self.id, env)
+        if not name:
+            raise FatalError(f"{self.site}.id: evaluated to an empty id")
         purpose = text(self.purpose, env).lower()
         if purpose not in _PURPOSES:
-            raise FatalError(f"{self.site}.purpose: {purpose!r} is not assignment or permission")
-        ent = entitlement_pb2.Entitlement(slug=slug, display_name=text(self.display_name, env) or slug,
-                                          description=text(self.description, env),
-                                          purpose=_PURPOSES[purpose])
+            raise FatalError(f"{self.site}.purpose: {purpose!r} is not assignment, permission or role")
+        slug = text(self.slug, env) or name
+        ent = entitlement_pb2.Entitlement(id=model.entitlement_id(res.id.resource_type, res.id.resource, name),
+                                          slug=slug, display_name=text(self.display_name, env) or slug,
+                                          description=text(self.description, env), purpose=_PURPOSES[purpose])
+        ent.resource.CopyFrom(res)
         for value in self.grantable_to:
             target = types.get(text(value, env))
             if target is not None:
                 ent.grantable_to.append(target)
         return ent
 
-    def build(self, env: Mapping[str, Any], res: resource_pb2.Resource,
-              types: Mapping[str, resource_pb2.ResourceType]) -> entitlement_pb2.Entitlement | None:
-        if truth(self.skip_if, env, f"{self.site}.skip_if"):
-            return None
-        ent = self.template(env, types)
-        ent.id = model.entitlement_id(res.id.resource_type, res.id.resource, ent.slug)
-        ent.resource.CopyFrom(res)
-        return ent
-
 
 @dataclass
 class GrantBuilder:
+    """A ``grant_mapping``: who (``principal_id``, ``principal_type``) has which entitlement of the resource."""
+
     site: str
     principal_id: Value
     principal_type: Value
     entitlement: Value
-    skip_if: Value | None
     expand_ids: list[Value]
     expand_skip_if: Value | None
     shallow: bool
 
     @classmethod
-    def compile(cls, c: ValueCompiler, site: str, spec: cfg.GrantMap, names: tuple[str, ...]) -> GrantBuilder:
-        for key in ("principal_id", "principal_type", "entitlement_id"):
+    def compile(cls, c: ValueCompiler, site: str, spec: cfg.GrantMapping, names: tuple[str, ...]) -> GrantBuilder:
+        for key in ("principal_id", "principal_type", "entitlement_name"):
             if not getattr(spec, key):
                 c.problem(f"{site}.{key}", "is required")
         expand = spec.expandable or cfg.Expandable.model_validate({})
         return cls(site, c.compile(spec.principal_id, f"{site}.principal_id", names),
                    c.compile(spec.principal_type, f"{site}.principal_type", names),
-                   c.compile(spec.entitlement_id, f"{site}.entitlement_id", names),
-                   c.optional(spec.skip_if, f"{site}.skip_if", names),
+                   c.compile(spec.entitlement_name, f"{site}.entitlement_name", names),
                    [c.compile(v, f"{site}.expandable.entitlement_ids[{i}]", names)
                     for i, v in enumerate(expand.entitlement_ids)],
                    c.optional(expand.skip_if, f"{site}.expandable.skip_if", names), expand.shallow)
 
-    def build(self, env: Mapping[str, Any], res: resource_pb2.Resource) -> grant_pb2.Grant | None:
-        if truth(self.skip_if, env, f"{self.site}.skip_if"):
-            return None
-        pid, ptype, slug = text(self.principal_id, env), text(self.principal_type, env), text(self.entitlement, env)
-        if not (pid and ptype and slug):
-            raise FatalError(f"{self.site}: principal_id, principal_type and entitlement_id must not be empty "
-                             f"(got {pid!r}, {ptype!r}, {slug!r})")
+    def build(self, env: Mapping[str, Any], res: resource_pb2.Resource) -> grant_pb2.Grant:
+        pid, ptype, name = text(self.principal_id, env), text(self.principal_type, env), text(self.entitlement, env)
+        if not (pid and ptype and name):
+            raise FatalError(f"{self.site}: principal_id, principal_type and entitlement_name must not be empty "
+                             f"(got {pid!r}, {ptype!r}, {name!r})")
         expand: list[str] = []
         if self.expand_ids and not truth(self.expand_skip_if, env, f"{self.site}.expandable.skip_if"):
             expand = [e for e in (text(v, env) for v in self.expand_ids) if e]
-        return model.grant(model.entitlement_ref(res, slug), model.resource_id(ptype, pid), expandable=expand,
+        return model.grant(model.entitlement_ref(res, name), model.resource_id(ptype, pid), expandable=expand,
                            shallow=self.shallow)
 
 

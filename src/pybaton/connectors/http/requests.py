@@ -1,16 +1,19 @@
 """One configured request: build it from its values, send it, pick the items out, find the next page.
 
-A request block (``url``, ``method``, ``headers``, ``query_params``, ``body``)
-plus its ``response`` (``items_path``, ``skip_if``) and ``pagination`` compile
-into an :class:`Endpoint`. :meth:`Endpoint.page` fetches one page given the
+A request block (``url``, ``method``, ``headers``, ``query_params``, ``body``,
+``pre_requests``) plus its ``response`` (``items_path``, ``skip_if``) and
+``pagination`` (its own, else ``connect.pagination``) compile into an
+:class:`Endpoint`. Pre-requests run first, in order; their answers are
+``pre_requests.NAME`` (``status_code``, ``headers``, ``body``) to the main
+request's templates and expressions. :meth:`Endpoint.page` fetches one page given the
 opaque token of the previous one, so the sync engine can checkpoint between
 pages and resume exactly there. The five strategies:
 
 =========  =================================================================
 none       one request
 offset     ``offset_param``/``limit_param``; done on a short page or at ``total_path``
-page       ``page_param`` from ``start_page`` with ``limit_param``; done likewise
-cursor     the next cursor is read at ``cursor_path`` and sent as ``cursor_param``
+page       ``page_param`` from ``page_start`` with ``limit_param``; done likewise
+cursor     the next cursor is read at ``cursor_path`` and sent as ``cursor_param`` (with ``limit_param``)
 link       the next URL is the ``Link: <…>; rel="next"`` header, or ``next_link_path``
 =========  =================================================================
 """
@@ -27,20 +30,23 @@ import httpx
 
 from pybaton.connector.http import Action, HttpClient, StatusRule, StatusRules
 from pybaton.connectors.http import config as cfg
-from pybaton.connectors.http.values import Value, ValueCompiler, dig, text, truth
+from pybaton.connectors.http.values import JSON_TEXT, URL, Value, ValueCompiler, dig, text, truth
 from pybaton.errors import FatalError
 
 log = logging.getLogger("pybaton.connectors.http")
 
 
-def status_rules(*layers: Mapping[str, cfg.ErrorRule]) -> dict[int | str, StatusRule]:
-    """``error_handling`` blocks merged, the later (more specific) winning: global, type, request."""
+def status_rules(*layers: cfg.ErrorHandling | None) -> dict[int | str, StatusRule]:
+    """``error_handling.error_status_codes`` merged, the later (more specific) winning: global, request."""
     out: dict[int | str, StatusRule] = {}
     for layer in layers:
-        for key, rule in layer.items():
+        for key, rule in (layer.error_status_codes if layer is not None else {}).items():
             name: int | str = int(key) if str(key).isdigit() else str(key).lower()
-            out[name] = StatusRule(Action(rule.action), rule.retry_after)
+            out[name] = StatusRule(Action(rule.action), rule.retry_after, rule.max_retries, rule.message)
     return out
+
+
+NO_PAGES = cfg.Pagination.model_validate({})
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class Fetched:
 
 @dataclass
 class Endpoint:
-    """A compiled request block with its response and pagination settings."""
+    """A compiled request block with its pre-requests, response and pagination settings."""
 
     site: str
     method: str
@@ -62,46 +68,74 @@ class Endpoint:
     headers: dict[str, Value]
     params: dict[str, Value]
     body: Value | None
-    body_format: str
+    content_type: str
     rules: StatusRules
-    items_path: str
-    skip_if: Value | None
-    paging: cfg.Pagination
+    pre_requests: dict[str, Endpoint]
+    items_path: str = ""
+    skip_if: Value | None = None
+    paging: cfg.Pagination = NO_PAGES
 
     @classmethod
-    def compile(cls, compiler: ValueCompiler, site: str, request: cfg.Request, names: tuple[str, ...], *,
+    def compile(cls, compiler: ValueCompiler, site: str, request: cfg.PreRequest, names: tuple[str, ...], *,
                 response: cfg.Response | None = None, pagination: cfg.Pagination | None = None,
-                rules: StatusRules | None = None) -> Endpoint:
+                rules: StatusRules | None = None, content_type: str = "application/json") -> Endpoint:
         if not request.url:
-            compiler.problem(f"{site}.request.url", "is required")
-        item_names = (*names, "item", "response", "cols")
+            compiler.problem(f"{site}.url", "is required")
+        pre: dict[str, Endpoint] = {}
+        if isinstance(request, cfg.Request):
+            for name, sub in request.pre_requests.items():
+                pre[name] = cls.compile(compiler, f"{site}.pre_requests.{name}", sub, (*names, "pre_requests"),
+                                        rules=rules, content_type=content_type)
+            rules = {**(rules or {}), **status_rules(request.error_handling)}
+            if pre:
+                names = (*names, "pre_requests")
+        item_names = (*names, "item", "response")
         response = response or cfg.Response.model_validate({})
         return cls(
             site=compiler.locate(site), method=request.method.upper() or "GET",
-            url=compiler.compile(request.url, f"{site}.request.url", names, url=True),
-            headers={k: compiler.compile(v, f"{site}.request.headers.{k}", names) for k, v in request.headers.items()},
-            params={k: compiler.compile(v, f"{site}.request.query_params.{k}", names)
+            url=compiler.compile(request.url, f"{site}.url", names, mode=URL),
+            headers={k: compiler.compile(v, f"{site}.headers.{k}", names) for k, v in request.headers.items()},
+            params={k: compiler.compile(v, f"{site}.query_params.{k}", names)
                     for k, v in request.query_params.items()},
-            body=compiler.compile(request.body, f"{site}.request.body", names) if request.body is not None else None,
-            body_format=request.body_format,
-            rules={**(rules or {}), **status_rules(request.error_handling)},
+            body=compiler.compile(request.body, f"{site}.body", names, mode=JSON_TEXT)
+            if request.body is not None else None,
+            content_type=content_type, rules=rules or {}, pre_requests=pre,
             items_path=response.items_path,
-            skip_if=compiler.optional(response.skip_if, f"{site}.response.skip_if", item_names),
-            paging=pagination or cfg.Pagination.model_validate({}),
+            skip_if=compiler.optional(response.skip_if, f"{site.removesuffix('.request')}.response.skip_if",
+                                      item_names),
+            paging=pagination or NO_PAGES,
         )
 
     # -- sending -----------------------------------------------------------------------------------
+
+    def with_pre_requests(self, client: HttpClient, env: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``env`` plus ``pre_requests.NAME`` for each pre-request, sent in order."""
+        if not self.pre_requests:
+            return env
+        answers: dict[str, Any] = {}
+        env = {**env, "pre_requests": answers}
+        for name, pre in self.pre_requests.items():
+            answers[name] = response_env(pre.send(client, env))
+        return env
+
+    def _body(self, env: Mapping[str, Any]) -> dict[str, Any]:
+        """The body as httpx wants it: a mapping as JSON (or a form), a rendered text as it is."""
+        if self.body is None:
+            return {}
+        body = self.body.value(env)
+        form = "x-www-form-urlencoded" in self.content_type
+        if isinstance(body, str):
+            return {"content": body.encode(), "headers": {"Content-Type": self.content_type}}
+        return {"data": body} if form else {"json": body}
 
     def send(self, client: HttpClient, env: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None,
              url: str | None = None, rules: StatusRules | None = None) -> httpx.Response:
         """The request built from ``env`` (``url`` overrides it: a ``link`` page), with paging parameters."""
         params = {k: text(v, env) for k, v in self.params.items()}
         params.update(extra or {})
-        kwargs: dict[str, Any] = {"params": params or None,
-                                  "headers": {k: text(v, env) for k, v in self.headers.items()} or None}
-        if self.body is not None:
-            body = self.body.value(env)
-            kwargs["data" if self.body_format == "form" else "json"] = body
+        body = self._body(env)
+        headers = {**body.pop("headers", {}), **{k: text(v, env) for k, v in self.headers.items()}}
+        kwargs: dict[str, Any] = {"params": params or None, "headers": headers or None, **body}
         target = url if url is not None else text(self.url, env)
         if url is not None:
             kwargs["params"] = None
@@ -113,6 +147,7 @@ class Endpoint:
         size = self.paging.page_size or size
         strategy = self.paging.strategy
         extra = self._paging_params(strategy, state, size)
+        env = self.with_pre_requests(client, env)
         response = self.send(client, env, extra=extra, url=state.get("u") if strategy == "link" else None)
         body = client.json_of(response)
         if not response.is_success:  # a warn/ignore rule: nothing here, and nothing more
@@ -123,12 +158,13 @@ class Endpoint:
 
     def _paging_params(self, strategy: str, state: dict[str, Any], size: int) -> dict[str, Any]:
         p = self.paging
+        limit = {p.limit_param: size} if p.limit_param and size else {}
         if strategy == "offset":
-            return {p.offset_param: state.get("o", p.start_offset), p.limit_param: size}
+            return {p.offset_param: state.get("o", p.offset_start), **limit}
         if strategy == "page":
-            return {p.page_param: state.get("p", p.start_page), **({p.limit_param: size} if p.limit_param else {})}
+            return {p.page_param: state.get("p", p.page_start), **limit}
         if strategy == "cursor":
-            return {p.cursor_param: state["c"]} if state.get("c") else {}
+            return {**({p.cursor_param: state["c"]} if state.get("c") else {}), **limit}
         return {}
 
     def _items(self, body: Any, env: Mapping[str, Any], response: httpx.Response) -> list[Any]:
@@ -147,10 +183,10 @@ class Endpoint:
               response: httpx.Response) -> str:
         p = self.paging
         if strategy == "offset":
-            nxt = state.get("o", p.start_offset) + got
-            return _dump({"o": nxt}) if self._more(body, got, size, nxt - p.start_offset) else ""
+            nxt = state.get("o", p.offset_start) + got
+            return _dump({"o": nxt}) if self._more(body, got, size, nxt - p.offset_start) else ""
         if strategy == "page":
-            page, seen = state.get("p", p.start_page), state.get("n", 0) + got
+            page, seen = state.get("p", p.page_start), state.get("n", 0) + got
             return _dump({"p": page + 1, "n": seen}) if self._more(body, got, size, seen) else ""
         if strategy == "cursor":
             cursor = dig(body, p.cursor_path) if p.cursor_path else response.headers.get(p.cursor_param)
@@ -171,12 +207,12 @@ def _more_pages(total: Any, got: int, size: int, seen: int) -> bool:
 
 def _response_view(response: httpx.Response, body: Any) -> dict[str, Any]:
     """What expressions see as ``response``: status, headers (lower-case names) and decoded body."""
-    return {"status": response.status_code, "headers": {k.lower(): v for k, v in response.headers.items()},
-            "body": body}
+    return {"status_code": response.status_code,
+            "headers": {k.lower(): v for k, v in response.headers.items()}, "body": body}
 
 
 def response_env(response: httpx.Response) -> dict[str, Any]:
-    """``response`` for a ``success_condition`` (the body decoded when it is JSON, else its text)."""
+    """``response`` for a ``success_condition`` or a pre-request (the body decoded when it is JSON, else text)."""
     try:
         body = response.json() if response.content.strip() else None
     except ValueError:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pybaton import model
 from pybaton.connector import GrantResult, Page, PageToken, ResourceSyncer, RevokeResult
 from pybaton.connector.http import Action as Verdict
-from pybaton.connector.http import HttpClient, StatusRule
+from pybaton.connector.http import HttpClient, HttpStatusError, StatusRule
 from pybaton.connectors.http.compiled import Action, Compiled, Provisioner, TypeSpec
 from pybaton.connectors.http.mapping import resource_view
 from pybaton.connectors.http.requests import response_env
@@ -28,7 +28,7 @@ log = logging.getLogger("pybaton.connectors.http")
 
 
 def _id_view(rid: resource_pb2.ResourceId) -> dict[str, Any]:
-    return {"id": rid.resource, "ID": rid.resource, "type": rid.resource_type}
+    return {"id": rid.resource, "type": rid.resource_type}
 
 
 class HttpSyncer(ResourceSyncer):
@@ -45,60 +45,51 @@ class HttpSyncer(ResourceSyncer):
         if (parent is None) != (not self.spec.parent) or (parent is not None
                                                            and parent.resource_type != self.spec.parent):
             return Page()
-        env: dict[str, Any] = {"parent": _id_view(parent)} if parent is not None else {}
-        items = [r for b in self.spec.statics if (r := b.build(env, parent)) is not None] if page.first else []
+        env: dict[str, Any] = {"vars": self.compiled.vars}
+        if parent is not None:
+            env["parent_resource"] = _id_view(parent)
+        items = [b.build(env, parent) for b in self.spec.statics] if page.first else []
         listing = self.spec.listing
         if listing is None:
             return Page(items)
         fetched = listing.endpoint.page(self.client, env, page.token, page.size)
-        for item in fetched.items:
-            built = listing.builder.build({**env, "item": item}, parent)
-            if built is not None:
-                items.append(built)
+        items += [listing.builder.build({**env, "item": item}, parent) for item in fetched.items]
         return Page(items, fetched.next_token)
 
     def entitlements(self, resource: resource_pb2.Resource,
                      page: PageToken) -> Page[entitlement_pb2.Entitlement]:
-        catalog = self.spec.catalog
-        if catalog is None:
-            return Page()
-        env = self._env(resource)
-        fetched = catalog.endpoint.page(self.client, env, page.token, page.size)
-        out = [e for item in fetched.items for b in catalog.builders
-               if (e := b.build({**env, "item": item}, resource, self.compiled.by_id)) is not None]
-        return Page(out, fetched.next_token)
+        """The static entitlements (first page), then each ``entitlements`` request in turn."""
+        env, types = self._env(resource), self.compiled.by_id
+        out = [b.build(env, resource, types) for b in self.spec.static_entitlements] if page.first else []
+        if not self.spec.entitlements:
+            return Page(out)
+        index, inner = _split(page.token, len(self.spec.entitlements), "entitlements")
+        source = self.spec.entitlements[index]
+        fetched = source.endpoint.page(self.client, env, inner, page.size)
+        out += [source.builder.build({**env, "item": item}, resource, types) for item in fetched.items]
+        return Page(out, _next(index, fetched.next_token, len(self.spec.entitlements)))
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
-        """Each ``grants`` block in turn; the token says which block and where in it."""
+        """Each ``grants`` request in turn; the token says which one and where in it."""
         if not self.spec.grants:
             return Page()
-        index, inner = _split(page.token)
-        if index >= len(self.spec.grants):
-            raise FatalError(f"grants of {self.spec.type_id}: page token names block {index}, which does not exist")
+        index, inner = _split(page.token, len(self.spec.grants), "grants")
         source, env = self.spec.grants[index], self._env(resource)
         fetched = source.endpoint.page(self.client, env, inner, page.size)
-        out = [g for item in fetched.items for b in source.builders
-               if (g := b.build({**env, "item": item}, resource)) is not None]
-        if fetched.next_token:
-            return Page(out, _join(index, fetched.next_token))
-        return Page(out, _join(index + 1, "") if index + 1 < len(self.spec.grants) else "")
+        out = [source.builder.build({**env, "item": item}, resource) for item in fetched.items]
+        return Page(out, _next(index, fetched.next_token, len(self.spec.grants)))
 
-    @staticmethod
-    def _env(resource: resource_pb2.Resource) -> dict[str, Any]:
-        env: dict[str, Any] = {"resource": resource_view(resource)}
+    def _env(self, resource: resource_pb2.Resource) -> dict[str, Any]:
+        env: dict[str, Any] = {"resource": resource_view(resource), "vars": self.compiled.vars}
         if resource.HasField("parent_resource_id"):
-            env["parent"] = _id_view(resource.parent_resource_id)
+            env["parent_resource"] = _id_view(resource.parent_resource_id)
         return env
-
-
-class StaticEntitlementsMixin(HttpSyncer):
-    def static_entitlements(self) -> Sequence[entitlement_pb2.Entitlement]:
-        return [b.template({}, self.compiled.by_id) for b in self.spec.static_entitlements]
 
 
 class GranterMixin(HttpSyncer):
     """Grant and revoke with the configured requests; ``success_condition`` decides what worked.
 
+    Pre-requests run first and their answers are ``pre_requests.NAME``.
     Without a condition a 2xx answer is success. A 409 (or 304) that the
     condition accepts is reported as "already granted", a 404/410 on revoke as
     "already revoked", so the audit log tells no-ops from writes.
@@ -107,75 +98,87 @@ class GranterMixin(HttpSyncer):
     def grant(self, principal: resource_pb2.Resource, entitlement: entitlement_pb2.Entitlement) -> GrantResult:
         env = self._provision_env(entitlement, principal=principal)
         status = self._run("grant", env)
-        rtype, rid, slug = self._target(entitlement)
-        result = [model.grant(model.entitlement_ref(model.resource_id(rtype, rid), slug), principal.id)]
+        rtype, rid, name = self._target(entitlement)
+        result = [model.grant(model.entitlement_ref(model.resource_id(rtype, rid), name), principal.id)]
         return GrantResult(result, already_exists=status in (304, 409))
 
     def revoke(self, grant: grant_pb2.Grant) -> RevokeResult:
-        env = self._provision_env(grant.entitlement, principal=grant.principal, grant=grant)
+        env = self._provision_env(grant.entitlement, principal=grant.principal)
         status = self._run("revoke", env)
         return RevokeResult(already_revoked=status in (404, 410))
 
     def _target(self, entitlement: entitlement_pb2.Entitlement) -> tuple[str, str, str]:
-        rtype, rid, slug = model.split_entitlement_id(entitlement.id)
+        rtype, rid, name = model.split_entitlement_id(entitlement.id)
         if rtype != self.spec.type_id:
             raise ProvisioningError(f"{entitlement.id} is not an entitlement of {self.spec.type_id}")
-        return rtype, rid, slug
+        return rtype, rid, name
 
-    def _provisioner(self, slug: str) -> Provisioner:
-        found = self.spec.provisioners.get(slug) or self.spec.provisioners.get("*")
+    def _provisioner(self, name: str) -> Provisioner:
+        found = self.spec.provisioners.get(name) or self.spec.provisioners.get("*")
         if found is None:
-            raise ProvisioningError(f"{self.spec.type_id}: entitlement {slug!r} has no provisioning in the config")
+            raise ProvisioningError(f"{self.spec.type_id}: entitlement {name!r} has no provisioning in the config")
         return found
 
-    def _provision_env(self, entitlement: entitlement_pb2.Entitlement, *, principal: resource_pb2.Resource,
-                       grant: grant_pb2.Grant | None = None) -> dict[str, Any]:
-        rtype, rid, slug = self._target(entitlement)
+    def _provision_env(self, entitlement: entitlement_pb2.Entitlement, *,
+                       principal: resource_pb2.Resource) -> dict[str, Any]:
+        rtype, rid, name = self._target(entitlement)
         resource = resource_view(entitlement.resource) if entitlement.resource.id.resource else \
             _id_view(model.resource_id(rtype, rid))
         env: dict[str, Any] = {
-            "principal": resource_view(principal), "resource": resource,
-            "entitlement": {"id": entitlement.id, "slug": slug, "resource_id": rid, "resource_type": rtype},
-            "grant": {"id": grant.id} if grant is not None else {}, "_slug": slug,
+            "principal": resource_view(principal), "resource": resource, "vars": self.compiled.vars,
+            "entitlement": {"id": entitlement.id, "name": name, "slug": entitlement.slug or name,
+                            "resource_id": rid, "resource_type": rtype},
+            "_name": name,
         }
-        env["vars"] = {k: v.value(env) for k, v in self._provisioner(slug).vars.items()}
+        if entitlement.resource.HasField("parent_resource_id"):
+            env["parent_resource"] = _id_view(entitlement.resource.parent_resource_id)
         return env
 
-    def _run(self, name: str, env: Mapping[str, Any]) -> int:
+    def _run(self, which: str, env: Mapping[str, Any]) -> int:
         """Send the grant/revoke request; its status, or a :class:`ProvisioningError` if it did not work."""
-        action: Action | None = getattr(self._provisioner(env["_slug"]), name)
+        action: Action | None = getattr(self._provisioner(env["_name"]), which)
         if action is None:
-            raise ProvisioningError(f"{self.spec.type_id}: entitlement {env['_slug']!r} has no {name} request")
-        rules = {"4xx": StatusRule(Verdict.IGNORE), **action.endpoint.rules} if action.success is not None else action.endpoint.rules
-        response = action.endpoint.send(self.client, env, rules=rules)
+            raise ProvisioningError(f"{self.spec.type_id}: entitlement {env['_name']!r} has no {which} request")
+        endpoint = action.endpoint
+        rules = {"4xx": StatusRule(Verdict.IGNORE), **endpoint.rules} if action.success is not None \
+            else endpoint.rules
+        try:
+            env = endpoint.with_pre_requests(self.client, env)
+        except HttpStatusError as exc:
+            raise ProvisioningError(f"{self.spec.type_id} {which}: a pre-request failed: {exc}") from exc
+        response = endpoint.send(self.client, env, rules=rules)
         outcome = {**env, "response": response_env(response)}
-        ok = truth(action.success, outcome, f"{action.endpoint.site}.success_condition") \
+        ok = truth(action.success, outcome, f"{endpoint.site}.success_condition") \
             if action.success is not None else response.is_success
         if not ok:
-            raise ProvisioningError(f"{self.spec.type_id} {name}: the API answered {response.status_code} and "
+            raise ProvisioningError(f"{self.spec.type_id} {which}: the API answered {response.status_code} and "
                                     "the success_condition is false")
         return response.status_code
 
 
-def _join(index: int, inner: str) -> str:
-    return json.dumps({"b": index, "t": inner}, separators=(",", ":"))
+def _next(index: int, inner: str, count: int) -> str:
+    """The token after a page of request ``index``: more of it, else the next request, else done."""
+    if inner:
+        return json.dumps({"b": index, "t": inner}, separators=(",", ":"))
+    return json.dumps({"b": index + 1, "t": ""}, separators=(",", ":")) if index + 1 < count else ""
 
 
-def _split(token: str) -> tuple[int, str]:
+def _split(token: str, count: int, what: str) -> tuple[int, str]:
     if not token:
         return 0, ""
     try:
         state = json.loads(token)
-        return int(state["b"]), str(state["t"])
+        index, inner = int(state["b"]), str(state["t"])
     except (ValueError, KeyError, TypeError):
-        raise FatalError(f"malformed grants page token {token[:60]!r}") from None
+        raise FatalError(f"malformed {what} page token {token[:60]!r}") from None
+    if not 0 <= index < count:
+        raise FatalError(f"{what} page token names request {index}, which does not exist")
+    return index, inner
 
 
 def syncer_for(spec: TypeSpec, compiled: Compiled, client: HttpClient) -> HttpSyncer:
     """An instance of a class made for ``spec``: its resource type and only the capabilities it has."""
     bases: list[type[HttpSyncer]] = []
-    if spec.static_entitlements:
-        bases.append(StaticEntitlementsMixin)
     if any(p.grant or p.revoke for p in spec.provisioners.values()):
         bases.append(GranterMixin)
     cls = type(f"HttpSyncer_{spec.type_id}", (*bases, HttpSyncer), {"resource_type": spec.resource_type})
@@ -183,4 +186,4 @@ def syncer_for(spec: TypeSpec, compiled: Compiled, client: HttpClient) -> HttpSy
     return syncer
 
 
-__all__ = ["GranterMixin", "HttpSyncer", "StaticEntitlementsMixin", "syncer_for"]
+__all__ = ["GranterMixin", "HttpSyncer", "syncer_for"]

@@ -1,23 +1,26 @@
-"""Values in a baton-http config: ``cel:`` expressions, ``tmpl:`` templates, or literals.
+"""Values in a baton-http config: ``cel:`` expressions, ``tmpl:`` Go templates, or literals.
 
-* ``cel: item.active ? 'enabled' : 'disabled'`` is a CEL expression, with
+* ``cel:item.active ? "enabled" : "disabled"`` is a CEL expression, with
   baton-sql's helper functions (``toLower``, ``slugify``…), evaluated with the
-  names of its place: ``item``, ``response``, ``resource``, ``parent``,
-  ``principal``, ``entitlement``, ``grant``, ``vars``. Unlike baton-sql's
-  dialect there is no ``.column`` rewrite: JSON items are nested, and
-  ``item.emails[0].value`` must mean what CEL says it means.
-* ``tmpl: /groups/{{ resource.id }}/members`` is text with ``{{ … }}``
-  placeholders, each a CEL expression; in URLs the placeholders are
-  percent-encoded so an id with ``/`` or ``?`` cannot change the path.
+  names of its place: ``item``, ``response``, ``resource``,
+  ``parent_resource``, ``principal``, ``pre_requests``, ``vars``. JSON items
+  are nested, and ``item.emails[0].address`` means what CEL says it means.
+* ``tmpl:/groups/{{.resource.id}}/members`` is a Go ``text/template`` string
+  (:mod:`.gotemplate`). What it inserts is escaped for where it lands: in a
+  URL, percent-encoded, so an id with ``/`` or ``?`` cannot change the path;
+  in a JSON body, as JSON (inside a string: escaped; elsewhere: a JSON value),
+  so a name like ``" + 1 + "`` stays a name.
 * anything else is a literal; ``${NAME}`` in it is replaced by the environment
   variable (how secrets reach the file without being written in it).
 
 Every value is compiled once, when the config is loaded, so a typo in an
-expression is reported with its line before any request is sent.
+expression is reported with its line before any request is sent. Data is
+never compiled: values read from the API or the store are only substituted.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +30,7 @@ from urllib.parse import quote
 
 import cel
 
+from pybaton.connectors.http.gotemplate import GoTemplate, TemplateError, text_of
 from pybaton.connectors.sql import functions
 from pybaton.connectors.sql.expr import (
     STANDARD_FUNCTIONS,
@@ -41,15 +45,17 @@ from pybaton.errors import ConfigError
 from pybaton.yamldoc import expand_env
 
 CEL, TMPL = "cel:", "tmpl:"
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _ENV_REF = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
-# The names each place of a config may use.
-ITEM = ("item", "response", "parent")
-RESOURCE = ("resource", "parent")
+# The names each place of a config may use (``vars`` everywhere).
+ITEM = ("item", "response", "parent_resource", "vars")
+RESOURCE = ("resource", "parent_resource", "vars")
 RESOURCE_ITEM = (*RESOURCE, "item", "response")
-PROVISION = ("principal", "entitlement", "resource", "grant", "vars")
+PROVISION = ("principal", "entitlement", "resource", "parent_resource", "pre_requests", "vars")
 OUTCOME = (*PROVISION, "response")
+
+# How a template inserts a value: as text, into a URL, or into a JSON text.
+TEXT, URL, JSON_TEXT = "text", "url", "json"
 
 
 class Value(Protocol):
@@ -79,23 +85,58 @@ class Cel:
         return self.expr.value(env)
 
 
+def _url_part(value: Any) -> str:
+    return quote(text_of(value), safe="")
+
+
+def _json_string_part(value: Any) -> str:
+    return json.dumps(text_of(value))[1:-1]
+
+
+def _json_value(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _inside_json_strings(template: GoTemplate) -> list[bool]:
+    """For each action, whether the literal text before it leaves it inside a JSON string."""
+    inside, escaped, out = False, False, []
+    for part in template.parts:
+        if not isinstance(part, str):
+            out.append(inside)
+            continue
+        for char in part:
+            if escaped:
+                escaped = False
+            elif char == "\\" and inside:
+                escaped = True
+            elif char == '"':
+                inside = not inside
+    return out
+
+
 @dataclass(frozen=True)
 class Template:
-    """Literal text and placeholders, alternating; ``escape`` percent-encodes placeholder values (URLs)."""
+    """A parsed Go template and, per action, how its value is escaped where it lands."""
 
     source: str
-    parts: tuple[str | Expression, ...]
-    escape: bool = False
+    template: GoTemplate
+    escapes: tuple[Callable[[Any], str], ...]
+
+    @classmethod
+    def of(cls, source: str, template: GoTemplate, mode: str) -> Template:
+        actions = len(template.actions)
+        if mode == URL:
+            # A URL that starts with a value (a whole next-page link) takes it as it is.
+            lead = bool(template.parts) and not isinstance(template.parts[0], str)
+            escapes = [text_of if lead and i == 0 else _url_part for i in range(actions)]
+        elif mode == JSON_TEXT:
+            escapes = [_json_string_part if inside else _json_value for inside in _inside_json_strings(template)]
+        else:
+            escapes = [text_of] * actions
+        return cls(source, template, tuple(escapes))
 
     def value(self, env: Mapping[str, Any]) -> Any:
-        out = []
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-            else:
-                text = to_text(part.value(env))
-                out.append(quote(text, safe="") if self.escape else text)
-        return "".join(out)
+        return self.template.render(env, self.escapes)
 
 
 @dataclass(frozen=True)
@@ -142,8 +183,8 @@ class ValueCompiler:
         """Record a problem at ``site`` (a dotted config path), with its file and line."""
         self.problems.append(f"{self.locate(site)}: {message}")
 
-    def compile(self, raw: Any, site: str, names: Iterable[str], *, url: bool = False) -> Value:
-        """One value; ``url`` makes a template percent-encode what it inserts."""
+    def compile(self, raw: Any, site: str, names: Iterable[str], *, mode: str = TEXT) -> Value:
+        """One value; ``mode`` says how a template escapes what it inserts (``url``, ``json`` or ``text``)."""
         names = tuple(names)
         if isinstance(raw, dict | list):
             return Structure(str(raw), self._shape(raw, site, names))
@@ -154,7 +195,10 @@ class ValueCompiler:
         if text.startswith(CEL):
             return Cel(raw, self.expression(text[len(CEL):].strip(), site, names))
         if text.startswith(TMPL):
-            return self._template(raw, text[len(TMPL):].lstrip(), site, names, url)
+            body = text[len(TMPL):].lstrip()
+            if mode == JSON_TEXT and not body.lstrip().startswith(("{", "[", '"')):
+                mode = TEXT
+            return self._template(raw, body, site, names, mode)
         return Literal(raw, self.literal(raw, site))
 
     def expression(self, source: str, site: str, names: Iterable[str]) -> Expression:
@@ -197,15 +241,20 @@ class ValueCompiler:
             self.problems.append(str(exc).removeprefix("config: "))
             return raw
 
-    def _template(self, raw: str, body: str, site: str, names: tuple[str, ...], url: bool) -> Template:
-        parts: list[str | Expression] = []
-        pos = 0
-        for match in _PLACEHOLDER.finditer(body):
-            parts.append(self.literal(body[pos:match.start()], site))
-            parts.append(self.expression(match.group(1).strip(), site, names))
-            pos = match.end()
-        parts.append(self.literal(body[pos:], site))
-        return Template(raw, tuple(p for p in parts if p != ""), url)
+    def _template(self, raw: str, body: str, site: str, names: tuple[str, ...], mode: str) -> Value:
+        try:
+            template = GoTemplate.parse(body)
+        except TemplateError as exc:
+            self.problems.append(f"{site}: {exc}")
+            return Literal(raw, "")
+        # ${NAME} is read in the literal text only: nothing from the environment is parsed as a template.
+        template = GoTemplate(template.source, tuple(p if not isinstance(p, str) else self.literal(p, site)
+                                                     for p in template.parts))
+        unknown = template.roots() - set(names)
+        if unknown:
+            self.problems.append(f"{site}: {raw.strip()!r} uses unknown name(s) {', '.join(sorted(unknown))} "
+                                 f"(available here: {', '.join(sorted(names)) or 'none'})")
+        return Template.of(raw, template, mode)
 
     def _shape(self, raw: Any, site: str, names: tuple[str, ...]) -> Any:
         if isinstance(raw, dict):
@@ -250,5 +299,6 @@ def dig(body: Any, path: str) -> Any:
     return body
 
 
-__all__ = ["CEL", "ITEM", "OUTCOME", "PROVISION", "RESOURCE", "RESOURCE_ITEM", "TMPL", "Cel", "Literal",
+__all__ = ["CEL", "ITEM", "JSON_TEXT", "OUTCOME", "PROVISION", "RESOURCE", "RESOURCE_ITEM", "TEXT", "TMPL", "URL",
+           "Cel", "Literal",
            "Structure", "Template", "Value", "ValueCompiler", "dig", "text", "truth"]
