@@ -171,16 +171,13 @@ def test_config_from_flags_and_validation() -> None:
 
 
 @pytest.mark.slow
-def test_one_million_grants_generate_quickly() -> None:
-    """The benchmark config's grants, in-process: well under the 60 s the whole sync may take."""
+def test_one_million_grants_are_generated_exactly() -> None:
+    """The benchmark config's grants, in-process: exactly the count the model promises (speed: bench_sync)."""
     c = scale(users=100_000, groups=10_000, depth=5, grants=1_000_000, apps=10)
     _, groups, apps = c.syncers()
-    started = time.perf_counter()
     count = 0
     for syncer, n in ((groups, 10_000), (apps, 10)):
         for i in range(n):
             res = syncer.build(i)
             count += len(exhaust(lambda pt, s=syncer, r=res: s.grants(r, pt), 100)[0])
-    elapsed = time.perf_counter() - started
     assert count == ScaleModel(100_000, 10_000, 5, 1_000_000, 10).total_grants
-    assert elapsed < 15, f"{elapsed:.1f}s"
