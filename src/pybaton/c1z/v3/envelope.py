@@ -41,6 +41,7 @@ class Envelope:
     manifest: manifest_pb2.C1ZManifestV3
     payload_start: int
     size: int
+    manifest_xxh64: int
 
 
 def read_envelope(fh: BinaryIO, size: int) -> Envelope:
@@ -60,7 +61,7 @@ def read_envelope(fh: BinaryIO, size: int) -> Envelope:
         raise Corrupt(f"unknown storage engine {manifest.engine!r} (pybaton reads Pebble v3 files)")
     if manifest.payload_encoding not in (TAR_ZSTD, TAR, INDEXED_ZSTD):
         raise Corrupt(f"unknown payload encoding {manifest.payload_encoding}")
-    return Envelope(manifest, 9 + length, size)
+    return Envelope(manifest, 9 + length, size, xxhash.xxh64_intdigest(raw))
 
 
 class _Budget:
@@ -125,6 +126,8 @@ def _read_index(fh: BinaryIO, env: Envelope) -> manifest_pb2.IndexedFrameIndex:
 def _extract_indexed(fh: BinaryIO, env: Envelope, dest: Path, dctx: zstandard.ZstdDecompressor,
                      budget: _Budget) -> list[str]:
     index = _read_index(fh, env)
+    if index.manifest_xxh64 and index.manifest_xxh64 != env.manifest_xxh64:
+        raise Corrupt("the manifest checksum does not match (corrupt manifest)")
     index_start = _index_offset(fh, env)
     names: list[str] = []
     for entry in index.entries:

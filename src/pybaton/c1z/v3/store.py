@@ -53,7 +53,7 @@ def materialize(path: Path, db_path: Path, limits: DecodeLimits | None = None) -
             names = envelope.extract(fh, env, payload, limits)
         _write(path, env.manifest, payload, names, db_path)
     except Corrupt as exc:
-        raise C1ZFormatError(f"{path}: {exc}") from None
+        raise C1ZFormatError(f"{path}: v3 (Pebble) file: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise C1ZError(f"{path}: cannot write the working copy ({exc})") from None
     except OSError as exc:
