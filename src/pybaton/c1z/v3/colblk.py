@@ -46,6 +46,9 @@ class Block:
         base = custom_header
         columns = int.from_bytes(data[base + 1:base + 3], "little")
         rows = u32le(data, base + 3)
+        if rows > len(data):
+            # Every row of a real block costs at least a byte somewhere; a larger count is hostile.
+            raise Corrupt(f"a columnar block of {len(data)} bytes claims {rows} rows")
         header_end = base + _HEADER_BASE + columns * _COLUMN_HEADER
         if header_end > len(data) - 1:
             raise Corrupt("a columnar block's column table runs past the block")
