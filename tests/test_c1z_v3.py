@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import sqlite3
 import struct
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xxhash
@@ -290,3 +292,69 @@ def test_cli_damaged_v3_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert run(["-f", str(path), "grants"]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "cut.c1z" in err[0] and "Traceback" not in err[0]
+
+
+# -- convert and diff ------------------------------------------------------------------------------------
+
+
+def _cli_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> object:
+    capsys.readouterr()
+    assert run([str(a) for a in args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("name", ["demo-v0.25-pebble", "ldap-v3", "ldap"])
+def test_converted_file_lists_like_go(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``convert`` writes a v1 file whose listings equal Go's listings of the original."""
+    out = tmp_path / "converted.c1z"
+    capsys.readouterr()
+    assert run(["convert", str(FIXTURES / f"{name}.c1z"), str(out)]) == 0
+    assert out.read_bytes()[:5] == b"C1ZF\x00"
+    for command in ("resource-types", "resources", "entitlements", "grants", "principals", "stats", "syncs"):
+        expected = json.loads((FIXTURES / f"{name}.{command}.json").read_text())
+        assert _cli_json(capsys, "-f", out, "-o", "json", command) == expected, command
+    with C1ZFile.open(out) as converted, C1ZFile.open(FIXTURES / f"{name}.c1z") as original:
+        assert converted.sync_runs() == original.sync_runs()
+        columns = [row[1] for row in converted.conn.execute("pragma table_info(v1_sync_runs)")]
+        row = dict(zip(columns, converted.conn.execute("select * from v1_sync_runs").fetchone(), strict=True))
+        assert row["supports_diff"] == 1 and row["stats"] and row["ingest_invariant_mode"] in ("", "connector")
+
+
+def test_convert_refuses_to_overwrite_and_writes_nothing_on_error(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.c1z"
+    out.write_bytes(b"keep me")
+    assert run(["convert", str(V3_FILES[0]), str(out)]) == 1
+    assert out.read_bytes() == b"keep me"
+    assert run(["convert", "--force", str(V3_FILES[0]), str(out)]) == 0
+    damaged = tmp_path / "damaged.c1z"
+    damaged.write_bytes(V3_FILES[0].read_bytes()[:-5])
+    target = tmp_path / "never.c1z"
+    assert run(["convert", str(damaged), str(target)]) == 1
+    assert not target.exists()
+    assert set(tmp_path.iterdir()) == {out, damaged}
+
+
+def _by_id(objects: list[Any]) -> dict[str, Any]:
+    """Objects by id (a resource's id is ``type:id``, as the diff matches them)."""
+    out = {}
+    for obj in objects:
+        ident = obj["id"]
+        out[f"{ident['resourceType']}:{ident['resource']}" if isinstance(ident, dict) else ident] = obj
+    return out
+
+
+def test_diff_between_v1_and_v3_files_matches_the_go_listings(capsys: pytest.CaptureFixture[str]) -> None:
+    """The same directory synced to v1 and to v3: the diff reports exactly the objects whose Go listings differ."""
+    diff = _cli_json(capsys, "-f", FIXTURES / "ldap-v3.c1z", "-o", "json", "diff",
+                     "--from-file", FIXTURES / "ldap.c1z")
+    assert isinstance(diff, dict)
+    for kind, key in (("resources", "resource"), ("entitlements", "entitlement"), ("grants", "grant")):
+        old = _by_id([row[key] for row in json.loads((FIXTURES / f"ldap.{kind}.json").read_text())[kind]])
+        new = _by_id([row[key] for row in json.loads((FIXTURES / f"ldap-v3.{kind}.json").read_text())[kind]])
+        assert set(old) == set(new)
+        expected_modified = {i for i in old if old[i] != new[i]}
+        reported = diff.get(kind, {})
+        assert set(reported) <= {"modified"}, kind
+        assert set(_by_id(reported.get("modified", []))) == expected_modified, kind
+        assert expected_modified, kind  # the two Go files differ, so the check above is not vacuous
