@@ -25,6 +25,16 @@ INTERNAL = frozenset({0x07, 0x08, 0x09, 0x0A})
 RECORDS = frozenset({RESOURCE_TYPE, RESOURCE, ENTITLEMENT, GRANT, ASSET, SYNC_RUN})
 
 STATS_KEY = bytes([KEY_VERSION, ENGINE_META]) + b"stats\x00"
+_INTERNAL_LOW = bytes([KEY_VERSION, min(INTERNAL)])
+_INTERNAL_HIGH = bytes([KEY_VERSION, max(INTERNAL) + 1])
+
+
+def only_internal(smallest: bytes, largest: bytes) -> bool:
+    """Whether every key in ``[smallest, largest]`` is engine bookkeeping (a table a reader can skip).
+
+    A table's bounds include its range deletions, so such a table cannot delete a record either.
+    """
+    return smallest >= _INTERNAL_LOW and largest < _INTERNAL_HIGH
 
 
 def key_type(key: bytes) -> int | None:

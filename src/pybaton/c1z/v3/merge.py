@@ -30,8 +30,8 @@ def _visible_entries(table: Table, live: LiveTable) -> Iterator[Entry]:
     if not live.virtual:
         yield from table.entries()
         return
-    for entry in table.entries():
-        if live.contains(entry.key):
+    for entry in table.entries(live.smallest_key, live.largest_key):
+        if live.contains(entry[0]):
             yield entry
 
 
@@ -69,13 +69,13 @@ def visible(tables: list[tuple[Table, LiveTable]]) -> Iterator[tuple[bytes, byte
     deleted = _Tombstones(tombstones)
     streams = [_visible_entries(table, live) for table, live in tables]
     previous: bytes | None = None
-    for entry in heapq.merge(*streams, key=lambda e: (e.key, -e.seq)):
-        if entry.key == previous:
+    for key, negative_seq, kind, value in heapq.merge(*streams):
+        if key == previous:
             continue
-        if previous is not None and entry.key < previous:
+        if previous is not None and key < previous:
             raise Corrupt("a table's keys are out of order")
-        previous = entry.key
-        if entry.kind == KIND_MERGE:
+        previous = key
+        if kind == KIND_MERGE:
             raise Corrupt("merge operands are not supported in a v3 store")
-        if entry.kind in _VISIBLE and not deleted.deletes(entry.key, entry.seq):
-            yield entry.key, entry.value
+        if kind in _VISIBLE and not deleted.deletes(key, -negative_seq):
+            yield key, value
