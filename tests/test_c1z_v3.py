@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import sqlite3
 import struct
+import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,8 @@ from hypothesis import strategies as st
 
 from pybaton.c1z import C1ZFile, DecodeLimits, SyncReader, schema
 from pybaton.c1z.v3 import colblk, envelope, keys, lsm, store
-from pybaton.c1z.v3.sstable import Table
+from pybaton.c1z.v3.merge import visible
+from pybaton.c1z.v3.sstable import RangeTombstone, Table, decode_range_deletions
 from pybaton.c1z.v3.wire import Corrupt, masked_crc32c
 from pybaton.cli.main import run
 from pybaton.errors import C1ZError, C1ZFormatError
@@ -69,6 +73,24 @@ def build_envelope(manifest: bytes, files: dict[str, bytes]) -> bytes:
     return bytes(out + raw_index + footer)
 
 
+def build_tar_envelope(manifest: bytes, files: dict[str, bytes], *, compressed: bool) -> bytes:
+    """The same payload in the TAR_ZSTD or TAR encoding (the manifest says which)."""
+    parsed = manifest_pb2.C1ZManifestV3.FromString(manifest)
+    parsed.payload_encoding = (manifest_pb2.PAYLOAD_ENCODING_TAR_ZSTD if compressed
+                               else manifest_pb2.PAYLOAD_ENCODING_TAR)
+    head = parsed.SerializeToString()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, raw in sorted(files.items()):
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(raw)
+            archive.addfile(info, io.BytesIO(raw))
+    payload = buffer.getvalue()
+    if compressed:
+        payload = zstandard.ZstdCompressor().compress(payload)
+    return b"C1Z3\x00" + struct.pack(">I", len(head)) + head + payload
+
+
 def read_everything(path: Path) -> int:
     """Open ``path`` and read every object; return how many there were."""
     with C1ZFile.open(path) as c1z:
@@ -106,6 +128,32 @@ def test_repacked_fixture_reads_the_same(fixture: Path, tmp_path: Path) -> None:
     repacked = tmp_path / "repacked.c1z"
     repacked.write_bytes(build_envelope(manifest, files))
     assert read_everything(repacked) == read_everything(fixture) > 0
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["tar-zstd", "tar"])
+def test_tar_payload_encodings_read_the_same(compressed: bool, tmp_path: Path) -> None:
+    fixture = V3_FILES[1]
+    manifest, files = split_envelope(fixture.read_bytes())
+    path = tmp_path / "tar.c1z"
+    path.write_bytes(build_tar_envelope(manifest, files, compressed=compressed))
+    assert read_everything(path) == read_everything(fixture)
+    with C1ZFile.open(path) as c1z:
+        assert sum(1 for _ in SyncReader.of(c1z).grants()) == 21
+
+
+def test_tar_payload_refuses_links_and_paths(tmp_path: Path) -> None:
+    manifest, files = split_envelope(V3_FILES[0].read_bytes())
+    _open_error(tmp_path, build_tar_envelope(manifest, {**files, "../escape": b"x"}, compressed=True), "unsafe name")
+    parsed = manifest_pb2.C1ZManifestV3.FromString(manifest)
+    parsed.payload_encoding = manifest_pb2.PAYLOAD_ENCODING_TAR
+    head = parsed.SerializeToString()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        link = tarfile.TarInfo("MANIFEST-000001")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        archive.addfile(link)
+    _open_error(tmp_path, b"C1Z3\x00" + struct.pack(">I", len(head)) + head + buffer.getvalue(), "link")
 
 
 # -- random damage -------------------------------------------------------------------------------------
@@ -149,6 +197,15 @@ def test_damaged_payload_with_valid_hashes_gives_our_error(tmp_path: Path, fixtu
         files[name] = apply_damage(files[name], how)
     path = tmp_path / "damaged.c1z"
     path.write_bytes(build_envelope(manifest, files))
+    assert_clean_outcome(path)
+
+
+@given(how=damage)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_damaged_tar_payload_gives_our_error(tmp_path: Path, how: tuple[str, float, bytes]) -> None:
+    manifest, files = split_envelope(V3_FILES[0].read_bytes())
+    path = tmp_path / "damaged.c1z"
+    path.write_bytes(apply_damage(build_tar_envelope(manifest, files, compressed=True), how))
     assert_clean_outcome(path)
 
 
@@ -399,3 +456,96 @@ def test_access_explain_export_summary_agree_between_v1_and_v3(tmp_path: Path,
     assert run(["-f", str(v3), "summary"]) == 0
     summary = capsys.readouterr().out
     assert "3N0xRS0PRq1Enks3Y1dHqg5QrKu" in summary and "Group" in summary
+
+
+# -- merging: sequence numbers, point and range deletions, virtual tables ---------------------------------
+
+
+class _Column:
+    """A test-side columnar encoder: just enough to build keyspan blocks the way Pebble lays them out."""
+
+    def __init__(self, custom_header: bytes, columns: list[tuple[int, list[Any]]], rows: int) -> None:
+        self.custom_header, self.columns, self.rows = custom_header, columns, rows
+
+    def encode(self) -> bytes:
+        header_len = len(self.custom_header) + 7 + 5 * len(self.columns)
+        body = bytearray(b"\x00" * header_len)
+        body[:len(self.custom_header)] = self.custom_header
+        base = len(self.custom_header)
+        body[base] = 1
+        struct.pack_into("<HI", body, base + 1, len(self.columns), self.rows)
+        for i, (kind, values) in enumerate(self.columns):
+            struct.pack_into("<BI", body, base + 7 + 5 * i, kind, len(body))
+            if kind == colblk.TYPE_UINT:
+                self._uints(body, values)
+            else:
+                offsets = [0]
+                for v in values:
+                    offsets.append(offsets[-1] + len(v))
+                self._uints(body, offsets)
+                body += b"".join(values)
+        return bytes(body + b"\x00")
+
+    @staticmethod
+    def _uints(body: bytearray, values: list[int]) -> None:
+        if not values:
+            return
+        width = 8 if max(values) > 0xFFFF else 2 if max(values) > 0xFF else 1
+        body.append(width)
+        while len(body) % width:
+            body.append(0)
+        body += struct.pack(f"<{len(values)}{ {1: 'B', 2: 'H', 8: 'Q'}[width]}", *values)
+
+
+def test_range_deletion_block_decodes_fragments() -> None:
+    # Fragments a-b:{#9}, b-d:{#12, #9}, f-g:{#3}: boundaries a b d f g, start indexes 0 1 3 3 4.
+    trailers = [9 << 8 | 15, 12 << 8 | 15, 9 << 8 | 15, 3 << 8 | 15]
+    boundaries = [b"a", b"b", b"d", b"f", b"g"]
+
+    def block(starts: list[int]) -> bytes:
+        return _Column(struct.pack("<I", len(boundaries)), [
+            (colblk.TYPE_BYTES, boundaries), (colblk.TYPE_UINT, starts), (colblk.TYPE_UINT, trailers),
+            (colblk.TYPE_BYTES, [b""] * 4), (colblk.TYPE_BYTES, [b""] * 4)], rows=4).encode()
+
+    spans = decode_range_deletions(block([0, 1, 3, 3, 4]))
+    assert [(t.start, t.end, t.seq) for t in spans] == [
+        (b"a", b"b", 9), (b"b", b"d", 12), (b"b", b"d", 9), (b"f", b"g", 3)]
+    with pytest.raises(Corrupt, match="out of order"):
+        decode_range_deletions(block([0, 3, 1, 3, 9]))
+    with pytest.raises(Corrupt):
+        decode_range_deletions(block([0, 1, 3, 3, 4])[:40])
+
+
+class _FakeTable:
+    """Entries and tombstones as a Pebble table yields them (merging is pure logic over those)."""
+
+    def __init__(self, entries: list[tuple[bytes, int, int, bytes]], tombstones: list[RangeTombstone]) -> None:
+        self._entries = sorted((k, -s, kind, v) for k, s, kind, v in entries)
+        self._tombstones = tombstones
+
+    def entries(self, low: bytes = b"", high: bytes | None = None) -> Iterator[tuple[bytes, int, int, bytes]]:
+        return iter(self._entries)
+
+    def range_tombstones(self) -> list[RangeTombstone]:
+        return self._tombstones
+
+
+def _live(level: int, virtual: bool = False, low: bytes = b"", high: bytes = b"") -> lsm.LiveTable:
+    return lsm.LiveTable(level, 1, 0, 0, 1, low, high, False, virtual)
+
+
+def test_merge_newest_wins_and_deletions_hide() -> None:
+    SET, DEL = 1, 0
+    newer = _FakeTable([(b"a", 20, SET, b"a2"), (b"b", 21, DEL, b""), (b"d", 22, SET, b"d2")],
+                       [RangeTombstone(b"e", b"g", 30)])
+    older = _FakeTable([(b"a", 5, SET, b"a1"), (b"b", 6, SET, b"b1"), (b"c", 7, SET, b"c1"),
+                        (b"e", 8, SET, b"e1"), (b"f", 31, SET, b"f-after-delete"), (b"g", 9, SET, b"g1")], [])
+    tables: Any = [(newer, _live(0)), (older, _live(6))]
+    assert list(visible(tables)) == [(b"a", b"a2"), (b"c", b"c1"), (b"d", b"d2"), (b"f", b"f-after-delete"),
+                                     (b"g", b"g1")]
+
+
+def test_merge_virtual_table_shows_only_its_bounds() -> None:
+    backing = _FakeTable([(b"a", 1, 1, b"x"), (b"m", 1, 1, b"y"), (b"z", 1, 1, b"w")], [])
+    tables: Any = [(backing, _live(0, virtual=True, low=b"b", high=b"m"))]
+    assert list(visible(tables)) == [(b"m", b"y")]

@@ -223,24 +223,33 @@ class Table:
         if handle_bytes is None:
             return []
         data = self.read_block(_decode_handle(handle_bytes)[0], "range-deletion")
-        if len(data) < _KEYSPAN_HEADER:
-            raise Corrupt(f"table {self.name}: the range-deletion block is truncated")
-        boundaries = u32le(data, 0)
-        block = colblk.Block.parse(data, _KEYSPAN_HEADER)
-        if boundaries > len(data):
-            raise Corrupt(f"table {self.name}: the range-deletion block claims {boundaries} boundaries")
-        bounds = block.raw_bytes(0, boundaries)
-        starts = block.uints(1, boundaries)
-        trailers = block.uints(2)
-        out: list[RangeTombstone] = []
-        for i in range(len(bounds) - 1):
-            lo, hi = starts[i], starts[i + 1]
-            if not lo <= hi <= len(trailers):
-                raise Corrupt(f"table {self.name}: the range-deletion block's indexes are out of order")
-            for trailer in trailers[lo:hi]:
-                if trailer & _KIND_MASK == KIND_RANGE_DELETE:
-                    out.append(RangeTombstone(bounds[i], bounds[i + 1], self._synthetic_seq or trailer >> 8))
-        return out
+        try:
+            return decode_range_deletions(data, self._synthetic_seq)
+        except Corrupt as exc:
+            raise Corrupt(f"table {self.name}: {exc}") from None
+
+
+def decode_range_deletions(data: bytes, synthetic_seq: int = 0) -> list[RangeTombstone]:
+    """A columnar keyspan block: unique boundary keys (each with the index of the first span starting
+    there), then one trailer per fragment; fragments between two boundaries cover ``[start, end)``."""
+    if len(data) < _KEYSPAN_HEADER:
+        raise Corrupt("the range-deletion block is truncated")
+    boundaries = u32le(data, 0)
+    block = colblk.Block.parse(data, _KEYSPAN_HEADER)
+    if boundaries > len(data):
+        raise Corrupt(f"the range-deletion block claims {boundaries} boundaries")
+    bounds = block.raw_bytes(0, boundaries)
+    starts = block.uints(1, boundaries)
+    trailers = block.uints(2)
+    out: list[RangeTombstone] = []
+    for i in range(len(bounds) - 1):
+        lo, hi = starts[i], starts[i + 1]
+        if not lo <= hi <= len(trailers):
+            raise Corrupt("the range-deletion block's indexes are out of order")
+        for trailer in trailers[lo:hi]:
+            if trailer & _KIND_MASK == KIND_RANGE_DELETE:
+                out.append(RangeTombstone(bounds[i], bounds[i + 1], synthetic_seq or trailer >> 8))
+    return out
 
 
 def _covering(entries: list[tuple[bytes, Handle]], low: bytes, high: bytes | None) -> list[tuple[bytes, Handle]]:
