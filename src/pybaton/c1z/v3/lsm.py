@@ -35,6 +35,8 @@ _CUSTOM_BLOB_REFS, _CUSTOM_BLOB_REFS2 = 69, 70
 _CONTAINS_POINT_KEYS = 1 << 0
 
 BYTEWISE = b"leveldb.BytewiseComparator"
+# A store Baton writes has tens of tables; thousands means a hostile MANIFEST (each is an open file).
+MAX_LIVE_TABLES = 4096
 
 
 _SEQ_MAX = (1 << 56) - 1
@@ -231,6 +233,8 @@ def replay(manifest: bytes) -> list[LiveTable]:
             elif tag in (_NEW_FILE, _NEW_FILE2, _NEW_FILE3, _NEW_FILE4, _NEW_FILE5):
                 table = _new_file(edit, tag)
                 live[(table.level, table.file_num)] = table
+                if len(live) > MAX_LIVE_TABLES:
+                    raise Corrupt(f"MANIFEST: more than {MAX_LIVE_TABLES} live tables")
             elif tag == _EXCISE_BOUNDS:
                 edit.bytes()
                 edit.bytes()
