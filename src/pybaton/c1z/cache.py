@@ -37,7 +37,7 @@ def key_for(path: Path) -> str | None:
         st = path.stat()
     except OSError:
         return None
-    if st.st_size < MIN_PACKED_SIZE_V3 or (st.st_size < MIN_PACKED_SIZE and not _is_v3(path)):
+    if st.st_size < MIN_PACKED_SIZE and not (st.st_size >= MIN_PACKED_SIZE_V3 and _is_v3(path)):
         return None
     ident = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_dev}"
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
