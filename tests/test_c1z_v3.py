@@ -549,3 +549,21 @@ def test_merge_virtual_table_shows_only_its_bounds() -> None:
     backing = _FakeTable([(b"a", 1, 1, b"x"), (b"m", 1, 1, b"y"), (b"z", 1, 1, b"w")], [])
     tables: Any = [(backing, _live(0, virtual=True, low=b"b", high=b"m"))]
     assert list(visible(tables)) == [(b"m", b"y")]
+
+
+def test_v3_files_use_the_read_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Materializing costs about a second per packed MB, so v3 files are cached from a smaller size."""
+    from pybaton.c1z import cache
+
+    monkeypatch.setenv("PYBATON_C1Z_CACHE", "1")
+    monkeypatch.setenv("PYBATON_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "v3.c1z"
+    path.write_bytes(V3_FILES[1].read_bytes())
+    assert cache.key_for(path) is None  # 39 KB: below the v3 threshold
+    monkeypatch.setattr(cache, "MIN_PACKED_SIZE_V3", 1 << 10)
+    with C1ZFile.open(path) as first:
+        cached = first.db_path
+        assert cached.parent == tmp_path / "cache" / "c1z"
+    with C1ZFile.open(path) as second:
+        assert second.db_path == cached
+        assert read_everything(path) == read_everything(V3_FILES[1])
