@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pybaton.c1z.v3.wire import Corrupt, u32le, u64le
 
@@ -24,6 +26,7 @@ _HEADER_BASE = 7
 _COLUMN_HEADER = 5
 _DELTA_BIT = 0x80
 _WIDTH_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+T = TypeVar("T")
 
 
 def _align(offset: int, width: int) -> int:
@@ -71,37 +74,28 @@ class Block:
         end = self.starts[col + 1] if col + 1 < len(self.starts) else len(self.data) - 1
         return self.starts[col], end
 
-    @staticmethod
-    def _check_end(col: int, got: int, end: int, rows: int) -> None:
+    def _column(self, col: int, kind: int, decode: Callable[[bytes, int, int], tuple[list[T], int]],
+                rows: int | None) -> list[T]:
+        """Decode column ``col``; it must end exactly where the next one starts."""
+        rows = self.rows if rows is None else rows
+        start, end = self._bounds(col, kind)
+        values, got = decode(self.data, start, rows)
         if got != end and rows:
             raise Corrupt(f"column {col} of a columnar block decodes to offset {got}, not {end}")
+        return values
 
     def uints(self, col: int, rows: int | None = None) -> list[int]:
         """A column of unsigned integers (possibly delta-encoded from a 64-bit base)."""
-        rows = self.rows if rows is None else rows
-        start, end = self._bounds(col, TYPE_UINT)
-        values, got = decode_uints(self.data, start, rows)
-        self._check_end(col, got, end, rows)
-        return values
+        return self._column(col, TYPE_UINT, decode_uints, rows)
 
     def raw_bytes(self, col: int, rows: int | None = None) -> list[bytes]:
-        rows = self.rows if rows is None else rows
-        start, end = self._bounds(col, TYPE_BYTES)
-        values, got = decode_raw_bytes(self.data, start, rows)
-        self._check_end(col, got, end, rows)
-        return values
+        return self._column(col, TYPE_BYTES, decode_raw_bytes, rows)
 
     def bitmap(self, col: int) -> list[bool]:
-        start, end = self._bounds(col, TYPE_BOOL)
-        values, got = decode_bitmap(self.data, start, self.rows)
-        self._check_end(col, got, end, self.rows)
-        return values
+        return self._column(col, TYPE_BOOL, decode_bitmap, None)
 
     def prefix_bytes(self, col: int) -> list[bytes]:
-        start, end = self._bounds(col, TYPE_PREFIX_BYTES)
-        values, got = decode_prefix_bytes(self.data, start, self.rows)
-        self._check_end(col, got, end, self.rows)
-        return values
+        return self._column(col, TYPE_PREFIX_BYTES, decode_prefix_bytes, None)
 
 
 def decode_uints(data: bytes, off: int, rows: int) -> tuple[list[int], int]:
