@@ -36,6 +36,7 @@ from pybaton.c1z.v3.wire import Corrupt, masked_crc32c
 from pybaton.cli.main import run
 from pybaton.errors import C1ZError, C1ZFormatError
 from pybaton.pb.c1.c1z.v3 import manifest_pb2
+from pybaton.pb.c1.storage.v3 import records_pb2
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V3_FILES = [FIXTURES / "demo-v0.25-pebble.c1z", FIXTURES / "ldap-v3.c1z"]
@@ -567,3 +568,24 @@ def test_v3_files_use_the_read_cache(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with C1ZFile.open(path) as second:
         assert second.db_path == cached
         assert read_everything(path) == read_everything(V3_FILES[1])
+
+
+def test_rows_follow_the_sync_run_record_when_the_manifest_disagrees(tmp_path: Path) -> None:
+    """Rows stream out under the manifest's sync id; a sync run record naming another id re-keys them."""
+    good = V3_FILES[0]
+    manifest = envelope.read_envelope(good.open("rb"), good.stat().st_size).manifest
+    resource = records_pb2.ResourceRecord(resource_type_id="user", resource_id="u1", display_name="U")
+    run_record = records_pb2.SyncRunRecord(sync_id="OTHER-SYNC", type=records_pb2.SYNC_TYPE_FULL)
+    run_record.started_at.seconds = 1_700_000_000
+    run_record.ended_at.seconds = 1_700_000_100
+    entries = [(keys.record_key(keys.RESOURCE, [b"user", b"u1"]), resource.SerializeToString()),
+               (bytes([keys.KEY_VERSION, keys.SYNC_RUN]), run_record.SerializeToString())]
+    db = tmp_path / "db.sqlite"
+    conn = sqlite3.connect(db, isolation_level=None)
+    schema.create(conn)
+    c1z = C1ZFile(good, db, conn, writable=True, workdir=tmp_path, owns_workdir=False)
+    store._Loader(c1z, manifest).load(iter(entries))
+    assert conn.execute("select sync_id, external_id from v1_resources").fetchall() == [("OTHER-SYNC", "user:u1")]
+    assert conn.execute("select sync_id, started_at, ended_at from v1_sync_runs").fetchall() == [
+        ("OTHER-SYNC", "2023-11-14 22:13:20.000000000", "2023-11-14 22:15:00.000000000")]
+    conn.close()

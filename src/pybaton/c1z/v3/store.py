@@ -114,18 +114,30 @@ def _write(path: Path, manifest: manifest_pb2.C1ZManifestV3, payload: Path, name
 
 
 class _Loader:
-    """Routes the merged records to the v1 tables, a batch at a time."""
+    """Routes the merged records to the v1 tables as they stream by, a batch at a time.
+
+    Rows are written under the manifest's sync id; the sync run record comes after the
+    object records in key order, and if it names another id the rows are re-keyed.
+    """
+
+    _PROVISIONAL = "pybaton-v3-unnamed-sync"
 
     def __init__(self, c1z: C1ZFile, manifest: manifest_pb2.C1ZManifestV3) -> None:
         self.c1z = c1z
         self.manifest = manifest
         self.run: records_pb2.SyncRunRecord | None = None
         self.stats: records_pb2.SyncStatsRecord | None = None
-        self.sync_id = manifest.sync_runs[0].sync_id if manifest.sync_runs else ""
+        self.sync_id = manifest.sync_runs[0].sync_id if manifest.sync_runs else self._PROVISIONAL
         self.warned: set[int] = set()
 
     def load(self, entries: Iterator[tuple[bytes, bytes]]) -> None:
-        pending: list[tuple[int, bytes]] = []
+        writer = SyncWriter(self.c1z, self.sync_id)
+        self._put_records(writer, self._records(entries))
+        self._resolve_sync_id()
+        self._put_run()
+
+    def _records(self, entries: Iterator[tuple[bytes, bytes]]) -> Iterator[tuple[int, bytes]]:
+        """The object records; the sync run and its stats are kept aside, the rest skipped."""
         for key, value in entries:
             kind = keys.key_type(key)
             if kind == keys.SYNC_RUN and len(key) == 2:
@@ -133,14 +145,10 @@ class _Loader:
             elif key == keys.STATS_KEY:
                 self.stats = records.parse(records_pb2.SyncStatsRecord, value, "sync stats")
             elif kind in keys.RECORDS and kind != keys.SYNC_RUN:
-                pending.append((kind, value))
+                yield kind, value
             elif kind is None or (kind not in keys.INTERNAL and kind != keys.ENGINE_META
                                   and kind != keys.SYNC_RUN):
                 self._warn_unknown(kind, key)
-        self._resolve_sync_id()
-        writer = SyncWriter(self.c1z, self.sync_id)
-        self._put_records(writer, pending)
-        self._put_run()
 
     def _warn_unknown(self, kind: int | None, key: bytes) -> None:
         marker = -1 if kind is None else kind
@@ -150,12 +158,15 @@ class _Loader:
                         "?" if kind is None else f"0x{kind:02x}", key[:40])
 
     def _resolve_sync_id(self) -> None:
-        if self.run is not None and self.run.sync_id:
-            self.sync_id = self.run.sync_id
-        if not self.sync_id:
+        named = self.run.sync_id if self.run is not None and self.run.sync_id else None
+        if named is None and self.sync_id == self._PROVISIONAL:
             raise Corrupt("the store holds no sync run")
+        if named is not None and named != self.sync_id:
+            for table in schema.TABLES:
+                self.c1z.conn.execute(f"update {table} set sync_id = ? where sync_id = ?", (named, self.sync_id))
+            self.sync_id = named
 
-    def _put_records(self, writer: SyncWriter, pending: list[tuple[int, bytes]]) -> None:
+    def _put_records(self, writer: SyncWriter, pending: Iterator[tuple[int, bytes]]) -> None:
         grants: list[GrantRow] = []
         simple: dict[int, tuple[Callable[[bytes], Any], Callable[[list[Any]], None]]] = {
             keys.RESOURCE_TYPE: (records.resource_type, writer.put_resource_types),
