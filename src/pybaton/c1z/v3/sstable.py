@@ -21,7 +21,7 @@ import xxhash
 import zstandard
 
 from pybaton.c1z.v3 import colblk
-from pybaton.c1z.v3.wire import Corrupt, length_prefixed, masked_crc32c, u32le, uvarint
+from pybaton.c1z.v3.wire import Corrupt, masked_crc32c, u32le, uvarint
 
 PEBBLE_MAGIC = b"\xf0\x9f\xaa\xb3\xf0\x9f\xaa\xb3"
 _FOOTER_LEN = {5: 53, 6: 57, 7: 61, 8: 61}
@@ -263,4 +263,4 @@ def _covering(entries: list[tuple[bytes, Handle]], low: bytes, high: bytes | Non
     return out
 
 
-__all__ = ["Entry", "Handle", "RangeTombstone", "Table", "length_prefixed"]
+__all__ = ["Entry", "Handle", "RangeTombstone", "Table", "decode_range_deletions"]
