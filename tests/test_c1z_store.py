@@ -18,7 +18,7 @@ from pybaton.c1z.container import MAGIC_V1, pack
 from pybaton.errors import C1ZError, C1ZFormatError, SyncNotFoundError
 
 FIXTURES = Path(__file__).parent / "fixtures"
-GO_FILES = sorted(p for p in FIXTURES.glob("*.c1z") if "pebble" not in p.name)
+GO_FILES = sorted(p for p in FIXTURES.glob("*.c1z") if p.read_bytes()[:5] == b"C1ZF\x00")
 
 
 def _all_messages(reader: SyncReader) -> dict[str, list[bytes]]:
@@ -211,7 +211,7 @@ def _broken_files(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
         "truncated": (data[: len(data) // 2], "corrupt or truncated"),
         "not zstd": (MAGIC_V1 + b"\x00" * 64, "corrupt or truncated"),
         "zstd of text": (MAGIC_V1 + zstandard.ZstdCompressor().compress(b"just text" * 100), "not a SQLite"),
-        "v3": ((FIXTURES / "demo-v0.25-pebble.c1z").read_bytes(), "v3"),
+        "v3 truncated": ((FIXTURES / "demo-v0.25-pebble.c1z").read_bytes()[:-1], "v3"),
     }
     for name, (content, message) in cases.items():
         path = tmp_path / f"{name.replace(' ', '_')}.c1z"

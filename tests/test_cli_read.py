@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,13 @@ from pybaton.pb.c1.connector.v2 import resource_pb2
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PEBBLE = FIXTURES / "demo-v0.25-pebble.c1z"
-V1_FILES = sorted(p for p in FIXTURES.glob("*.c1z") if p != PEBBLE)
+V1_FILES = sorted(p for p in FIXTURES.glob("*.c1z") if p.read_bytes()[:5] == b"C1ZF\x00")
+V3_FILES = sorted(p for p in FIXTURES.glob("*.c1z") if p.read_bytes()[:5] == b"C1Z3\x00")
+# The larger v3 fixture (10,500 resources, 26 MB of Go listings) is read from the shared fixtures.
+SHARED_FIXTURES = next((p for p in (Path(__file__).resolve().parents[n] / "shared" / "fixtures" for n in (2, 3))
+                        if p.exists()), Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+PERF_V3 = SHARED_FIXTURES / "ldap-perf-v3.c1z"
+LISTED_FILES = V1_FILES + V3_FILES
 LISTINGS = ("resources", "resource-types", "entitlements", "grants", "principals", "stats", "syncs")
 
 
@@ -69,11 +76,11 @@ def first_sync_id(path: Path) -> str:
 
 
 def go_listing_cases() -> Iterator[Any]:
-    """(c1z, command, extra args, expected json file) for every Go listing next to a v1 fixture."""
-    for c1z in V1_FILES:
+    """(c1z, command, extra args, expected json file) for every Go listing next to a v1 or v3 fixture."""
+    for c1z in LISTED_FILES:
         name = c1z.stem
         for command in LISTINGS:
-            expected = FIXTURES / f"{name}.{command}.json"
+            expected = c1z.parent / f"{name}.{command}.json"
             if expected.exists():
                 yield pytest.param(c1z, command, (), expected, id=f"{name}-{command}")
             sync1 = FIXTURES / f"{name}.sync1.{command}.json"
@@ -116,9 +123,10 @@ def go_missing_resources(stderr_file: Path) -> list[dict[str, str]]:
 
 def test_every_v1_fixture_has_go_listings() -> None:
     assert len(V1_FILES) == 6
-    for c1z in V1_FILES:
+    assert [p.name for p in V3_FILES] == ["demo-v0.25-pebble.c1z", "ldap-v3.c1z"]
+    for c1z in LISTED_FILES:
         assert any(case.values[0] == c1z for case in CASES), c1z
-    assert len(CASES) >= 40
+    assert len(CASES) >= 54
 
 
 @pytest.mark.parametrize(("c1z", "command", "extra", "expected"), CASES)
@@ -127,6 +135,17 @@ def test_json_listing_equals_go(cli: Any, c1z: Path, command: str, extra: tuple[
     result = cli("-f", c1z, "-o", "json", *extra, command)
     assert result.code == 0, result.err
     assert result.json() == load(expected)
+
+
+@pytest.mark.skipif(not PERF_V3.exists(), reason=f"{PERF_V3} is not present (shared fixtures not mounted)")
+@pytest.mark.parametrize("command", ["resource-types", "resources", "entitlements", "grants", "stats", "syncs"])
+def test_large_v3_listing_equals_go(cli: Any, command: str, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 10,000-user LDAP file Go wrote with its default (Pebble) engine: every listing equals Go's."""
+    monkeypatch.setenv("PYBATON_CACHE_DIR", str(tmp_path / "cache"))  # the file is big enough to be cached
+    result = cli("-f", PERF_V3, "-o", "json", command)
+    assert result.code == 0, result.err
+    assert result.json() == load(SHARED_FIXTURES / f"ldap-perf-v3.{command}.json")
 
 
 @pytest.mark.parametrize("command", ["grants", "principals"])
@@ -181,7 +200,7 @@ def expected_principals(name: str, entitlement_id: str) -> dict[str, Any]:
 
 
 def principal_cases() -> Iterator[Any]:
-    for c1z in V1_FILES:
+    for c1z in LISTED_FILES:
         grants_file = FIXTURES / f"{c1z.stem}.grants.json"
         ids = dict.fromkeys(g["grant"]["entitlement"]["id"] for g in load(grants_file)["grants"])
         yield pytest.param(c1z, list(ids), id=c1z.stem)
@@ -199,7 +218,7 @@ def test_principals_of_each_entitlement_match_go_grants(cli: Any, c1z: Path, ent
 # -- filters, checked against Go's unfiltered listings ---------------------------------------------
 
 
-@pytest.mark.parametrize("c1z", V1_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("c1z", LISTED_FILES, ids=lambda p: p.stem)
 def test_filters_select_the_go_rows(cli: Any, c1z: Path) -> None:
     name = c1z.stem
     go_grants = load(FIXTURES / f"{name}.grants.json")["grants"]
@@ -254,7 +273,9 @@ def test_subprocess_console_script_and_error() -> None:
                         capture_output=True, text=True, check=False, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == load(FIXTURES / "postgres.stats.json")
-    bad = subprocess.run([script, "-f", str(PEBBLE), "resources"], capture_output=True, text=True,
+    truncated = Path(tempfile.mkdtemp()) / "truncated-v3.c1z"
+    truncated.write_bytes(PEBBLE.read_bytes()[:-100])
+    bad = subprocess.run([script, "-f", str(truncated), "resources"], capture_output=True, text=True,
                          check=False, timeout=120)
     assert bad.returncode == 1
     assert bad.stdout == ""
@@ -532,9 +553,13 @@ def test_error_unreadable_file(cli: Any, tmp_path: Path, monkeypatch: pytest.Mon
     _assert_one_error(cli("-f", path, "resources"), 1, "permission denied")
 
 
-def test_error_v3_file(cli: Any) -> None:
+def test_error_damaged_v3_file(cli: Any, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.c1z"
+    data = bytearray(PEBBLE.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
     for command in ("resources", "stats", "syncs"):
-        _assert_one_error(cli("-f", PEBBLE, command), 1, "v3")
+        _assert_one_error(cli("-f", damaged, command), 1, "v3", "damaged.c1z")
 
 
 def test_error_unknown_sync_id(cli: Any) -> None:

@@ -2,7 +2,8 @@
 
 The external command is our own demo connector in a subprocess, registered
 twice: as a pybaton command, and disguised as a Go one (it accepts and checks
-``--storage-engine sqlite`` the way a Go ``baton-*`` binary does).
+``--storage-engine sqlite`` the way a Go ``baton-*`` binary does). A Go
+connector's default output, a v3 (Pebble) file, is imported without that flag.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from provision_helpers import Cli, DemoWorld, Result
 
-from pybaton.c1z import C1ZFile
+from pybaton.c1z import C1ZFile, SyncReader
 from pybaton.c1z.merge import import_run
 from pybaton.connector.external import ExternalEntry, capabilities, load_registry
 from pybaton.errors import ConfigError
@@ -153,6 +154,27 @@ def test_go_like_connector_gets_storage_engine_and_one_shot_flags(tmp_path: Path
     assert go.access_rows("app", "salesforce", "admin", PRINCIPAL) == 1
     created = go.run("create-account", "-p", "--login", "go.user")
     assert "Go (baton-sdk) connector" in created.out  # no pybaton credential flags were passed
+
+
+def test_go_connector_default_v3_output_is_imported(tmp_path: Path, cli: Cli) -> None:
+    """No ``storage_engine``: a Go connector writes its default v3 (Pebble) file, which is read directly.
+
+    The command writes the file Go's baton-ldap wrote by default (tests/fixtures/ldap-v3.c1z) to ``-f``.
+    """
+    fixture = Path(__file__).parent / "fixtures" / "ldap-v3.c1z"
+    writes_v3 = [sys.executable, "-c",
+                 f"import shutil, sys; a = sys.argv[1:]; shutil.copyfile({str(fixture)!r}, a[a.index('-f') + 1])"]
+    config = tmp_path / "connectors.yaml"
+    config.write_text(yaml.safe_dump({"connectors": [{"name": "ldap-go", "command": writes_v3}]}))
+    target = tmp_path / "ldap.c1z"
+    result = cli("sync", "ldap-go", "--connectors-config", str(config), "-f", str(target))
+    assert result.code == 0, result.err
+    assert target.read_bytes()[:5] == b"C1ZF\x00"
+    with C1ZFile.open(target) as ours, C1ZFile.open(fixture) as go:
+        mine, theirs = SyncReader.of(ours), SyncReader.of(go)
+        assert [g.id for g in mine.grants()] == [g.id for g in theirs.grants()]
+        assert mine.stats() == theirs.stats()
+        assert mine.sync_id != theirs.sync_id  # imported as a new run
 
 
 def test_external_refusals_are_one_line_and_audited(ext: ExternalWorld) -> None:

@@ -16,6 +16,9 @@ from pathlib import Path
 
 DEFAULT_BUDGET = 4 << 30
 MIN_PACKED_SIZE = 1 << 20
+# A v3 (Pebble) file costs about a second per packed MB to materialize, so smaller ones are worth keeping.
+MIN_PACKED_SIZE_V3 = 256 << 10
+_MAGIC_V3 = b"C1Z3\x00"
 
 
 def enabled() -> bool:
@@ -34,10 +37,18 @@ def key_for(path: Path) -> str | None:
         st = path.stat()
     except OSError:
         return None
-    if st.st_size < MIN_PACKED_SIZE:
+    if st.st_size < MIN_PACKED_SIZE and not (st.st_size >= MIN_PACKED_SIZE_V3 and _is_v3(path)):
         return None
     ident = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_dev}"
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+def _is_v3(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(_MAGIC_V3)) == _MAGIC_V3
+    except OSError:
+        return False
 
 
 def lookup(key: str) -> Path | None:

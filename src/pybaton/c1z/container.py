@@ -77,22 +77,26 @@ def sniff(path: Path) -> bytes:
 
 
 def check_magic(path: Path, magic: bytes) -> None:
-    if magic == MAGIC_V1:
+    if magic in (MAGIC_V1, MAGIC_V3):
         return
-    if magic == MAGIC_V3:
-        raise C1ZFormatError(
-            f"{path}: this is a v3 (Pebble) .c1z file, which pybaton does not support yet; "
-            "write it with the SQLite storage engine (v1) instead"
-        )
     if not magic:
         raise C1ZFormatError(f"{path}: the file is empty, not a .c1z file")
     raise C1ZFormatError(f"{path}: not a .c1z file (unknown header {magic[:5]!r})")
 
 
 def unpack(path: Path, db_path: Path, limits: DecodeLimits | None = None) -> None:
-    """Decompress the ``.c1z`` at ``path`` into the SQLite file ``db_path``."""
+    """Decompress the ``.c1z`` at ``path`` into the SQLite file ``db_path``.
+
+    A v3 (Pebble) file is materialized into the same v1 layout by :mod:`pybaton.c1z.v3`.
+    """
     limits = limits or DecodeLimits.from_env()
-    check_magic(path, sniff(path))
+    magic = sniff(path)
+    check_magic(path, magic)
+    if magic == MAGIC_V3:
+        from pybaton.c1z.v3 import materialize  # the v3 reader builds on this module
+
+        materialize(path, db_path, limits)
+        return
     dctx = zstandard.ZstdDecompressor(max_window_size=limits.max_window_bytes)
     sink = _Sink(path, limits.max_decoded_bytes)
     try:

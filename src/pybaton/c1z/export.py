@@ -86,6 +86,13 @@ class _Lookups:
             self._resources[key] = self.reader.resource(*key) if rid.resource_type else None
         return self._resources[key]
 
+    def resource_name(self, ent: entitlement_pb2.Entitlement) -> str:
+        """The entitlement's resource name; v3 files embed only the resource id, so look it up."""
+        if ent.resource.display_name:
+            return ent.resource.display_name
+        found = self.resource(ent.resource.id)
+        return found.display_name if found is not None else ""
+
     def entitlement(self, grant: grant_pb2.Grant) -> entitlement_pb2.Entitlement:
         eid = grant.entitlement.id
         if eid not in self._entitlements:
@@ -153,11 +160,12 @@ def _resource_rows(reader: SyncReader) -> Iterator[list[Any]]:
 
 
 def _entitlement_rows(reader: SyncReader) -> Iterator[list[Any]]:
+    look = _Lookups(reader)
     for ent in reader.entitlements():
         purpose = entitlement_pb2.Entitlement.PurposeValue.Name(ent.purpose).removeprefix("PURPOSE_VALUE_").lower() \
             if ent.purpose in entitlement_pb2.Entitlement.PurposeValue.values() else str(ent.purpose)
         yield [ent.id, ent.display_name, ent.resource.id.resource_type, ent.resource.id.resource,
-               ent.resource.display_name, ent.slug, purpose, ent.description]
+               look.resource_name(ent), ent.slug, purpose, ent.description]
 
 
 def _grant_rows(reader: SyncReader) -> Iterator[list[Any]]:
@@ -168,7 +176,7 @@ def _grant_rows(reader: SyncReader) -> Iterator[list[Any]]:
         person = Person.of(principal) or Person()
         holding = Holding.of(grant)
         yield [grant.id, ent.id, ent.display_name, ent.resource.id.resource_type, ent.resource.id.resource,
-               ent.resource.display_name, grant.principal.id.resource_type, grant.principal.id.resource,
+               look.resource_name(ent), grant.principal.id.resource_type, grant.principal.id.resource,
                principal.display_name if principal is not None else "", person.email, holding.kind,
                ";".join(holding.via)]
 

@@ -198,4 +198,8 @@ def stats_json(stats: dict[str, Any]) -> dict[str, Any]:
         counts = stats.get(name) or {}
         if counts:
             out[_camel(name)] = {str(k): str(int(v)) for k, v in counts.items()}
+    calls = stats.get("connector_call_stats") or {}
+    if calls:
+        out["connectorCallStats"] = {str(k): {_camel(f): str(int(v)) for f, v in call.items() if v}
+                                     for k, call in calls.items()}
     return out

@@ -15,7 +15,7 @@ run the command instead of calling syncers.
       - name: github
         command: [/usr/local/bin/baton-github]
         env: {BATON_TOKEN: "..."}
-        storage_engine: sqlite        # Go connectors: write a v1 (SQLite) .c1z
+        # storage_engine: sqlite      # optional: Go's default v3 (Pebble) output is read directly
       - name: acme
         command: [python, -m, pybaton.connectors.demo]
         kind: pybaton                 # one of ours: may also take pybaton's credential flags

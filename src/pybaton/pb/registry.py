@@ -17,6 +17,7 @@ def ensure_registered() -> None:
     from pybaton.pb.baton.v1 import outputs_pb2  # noqa: F401
     from pybaton.pb.c1.c1z.v1 import annotation_sync_details_pb2  # noqa: F401
     from pybaton.pb.c1.c1z.v1 import diff_pb2  # noqa: F401
+    from pybaton.pb.c1.c1z.v3 import manifest_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import annotation_additional_grants_revoked_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import annotation_baton_id_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import annotation_entitlement_pb2  # noqa: F401
@@ -56,3 +57,5 @@ def ensure_registered() -> None:
     from pybaton.pb.c1.reader.v2 import grant_pb2  # noqa: F401
     from pybaton.pb.c1.reader.v2 import resource_pb2  # noqa: F401
     from pybaton.pb.c1.reader.v2 import sync_pb2  # noqa: F401
+    from pybaton.pb.c1.storage.v3 import records_pb2  # noqa: F401
+    from pybaton.pb.c1.storage.v3 import refs_pb2  # noqa: F401

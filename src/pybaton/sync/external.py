@@ -1,8 +1,9 @@
 """Syncing a registered connector command (``connectors.yaml``) into a ``.c1z``.
 
-The command syncs into a file of its own in a temp directory (``-f``, plus
-``--storage-engine sqlite`` for Go connectors configured so), then its run is
-imported into the target file as a new sync run (:mod:`pybaton.c1z.merge`).
+The command syncs into a file of its own in a temp directory (``-f``; a Go
+connector's default v3 file is read directly, ``--storage-engine sqlite`` is
+only passed when configured), then its run is imported into the target file as
+a new sync run (:mod:`pybaton.c1z.merge`).
 The target is only touched once the command has succeeded, so a failing
 connector never leaves a half-written run behind.
 
@@ -56,8 +57,7 @@ def sync_external(entry: ExternalEntry, path: Path, args: Iterable[str] = ()) ->
         produced = Path(tmp) / "sync.c1z"
         run_command(entry, ["-f", str(produced), *args], what=f"sync of {entry.name}")
         if not produced.exists():
-            hint = " (a Go connector may need storage_engine: sqlite)" if entry.kind == "baton" else ""
-            raise ConnectorError(f"{entry.name} exited successfully but wrote no .c1z file{hint}")
+            raise ConnectorError(f"{entry.name} exited successfully but wrote no .c1z file at {produced}")
         run = import_run(produced, path, keep_full_runs=SyncOptions().keep_syncs)
     with C1ZFile.open(path) as c1z:
         stats = SyncReader(c1z, run).stats()
