@@ -4,7 +4,8 @@ The missing-extra checks run ``pybaton`` in a subprocess with the optional
 module made unimportable (``sys.modules[name] = None``, what Python does for an
 absent package), one per extra. The wheel tests build the real wheel and sdist
 with ``python -m build`` and install them into new virtual environments (plain
-venv, pipx, uv tool); they carry the ``build`` marker and run under ``make test``.
+venv, pipx, uv tool); they carry the ``build`` marker and run under ``make test``, in an xdist group of
+their own (so they run beside, not after, the executables of test_freeze.py).
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def _in(bindir: Path, *args: str | Path, cwd: Path) -> subprocess.CompletedProce
 
 
 @pytest.mark.build
-@pytest.mark.xdist_group("build")
+@pytest.mark.xdist_group("wheel")
 def test_wheel_and_sdist_hold_every_file_the_package_loads(dists: dict[str, Path]) -> None:
     src = ROOT / "src" / "pybaton"
     wanted = {f"pybaton/{p.relative_to(src)}" for p in src.rglob("*")
@@ -186,7 +187,7 @@ def test_wheel_and_sdist_hold_every_file_the_package_loads(dists: dict[str, Path
 
 
 @pytest.mark.build
-@pytest.mark.xdist_group("build")
+@pytest.mark.xdist_group("wheel")
 def test_wheel_without_extras_names_the_missing_one_and_with_extras_syncs_the_demo(
         dists: dict[str, Path], tmp_path: Path) -> None:
     bindir = _venv(tmp_path / "venv")
@@ -208,7 +209,7 @@ def test_wheel_without_extras_names_the_missing_one_and_with_extras_syncs_the_de
 
 
 @pytest.mark.build
-@pytest.mark.xdist_group("build")
+@pytest.mark.xdist_group("wheel")
 @pytest.mark.parametrize("installer", ["pipx", "uv"])
 def test_the_wheel_installs_as_a_tool(dists: dict[str, Path], tmp_path: Path, installer: str) -> None:
     bindir = tmp_path / "bin"

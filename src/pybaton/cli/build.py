@@ -19,7 +19,7 @@ def build_command(
     script: Annotated[Path | None, typer.Argument(help="The connector script (one that calls run(MyConnector))",
                                                   show_default=False)] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="The executable to write "
-                                                "(default: baton-<script name> in the current directory)",
+                                                "(default: baton-NAME, NAME the script's name less _connector)",
                                                 show_default=False)] = None,
     itself: Annotated[bool, typer.Option("--pybaton", help="Build the pybaton command itself instead")] = False,
 ) -> None:

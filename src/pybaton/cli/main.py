@@ -124,7 +124,7 @@ def _version(value: bool) -> None:
 
 
 VersionOpt = Annotated[bool, typer.Option("--version", "-v", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")]
+                                          help="Print the version and the Python it runs on, and exit.")]
 
 
 @app.callback()
