@@ -54,7 +54,7 @@ def warning_line(message: str) -> None:
 # -- JSON ----------------------------------------------------------------------------------------
 
 
-def _resolvable(any_msg: any_pb2.Any) -> Message | None:
+def resolve_any(any_msg: any_pb2.Any) -> Message | None:
     """The unpacked payload of an ``Any``, or None when its type is not in our descriptor pool."""
     name = any_msg.type_url.rsplit("/", 1)[-1]
     try:
@@ -67,10 +67,10 @@ def _resolvable(any_msg: any_pb2.Any) -> Message | None:
     return payload
 
 
-def _keep(msg: Message) -> bool:
+def keep_any(msg: Message) -> bool:
     """Prune ``msg`` in place; False when it is an ``Any`` that must go (Go's ``dropUnresolvableAnyMessages``)."""
     if isinstance(msg, any_pb2.Any):
-        payload = _resolvable(msg)
+        payload = resolve_any(msg)
         if payload is None:
             return False
         before = payload.ByteSize()
@@ -90,17 +90,17 @@ def prune_unresolvable_any(msg: Message) -> None:
             continue
         if entry.GetOptions().map_entry:
             if entry.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE:
-                for key in [k for k in value if not _keep(value[k])]:
+                for key in [k for k in value if not keep_any(value[k])]:
                     del value[key]
         elif field.is_repeated:
-            kept = [item for item in value if _keep(item)]
+            kept = [item for item in value if keep_any(item)]
             if len(kept) != len(value):
                 copies = [type(item)() for item in kept]
                 for copy, item in zip(copies, kept, strict=True):
                     copy.CopyFrom(item)
                 del value[:]
                 value.extend(copies)
-        elif not _keep(value):
+        elif not keep_any(value):
             msg.ClearField(field.name)
 
 
@@ -128,50 +128,6 @@ def emit_json(document: Message | dict[str, Any]) -> None:
     data = to_json_dict(document) if isinstance(document, Message) else document
     sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     sys.stdout.flush()
-
-
-class _PartsCache:
-    """Protojson of repeated sub-messages, computed once.
-
-    A listing row repeats its entitlement, resource, resource type and principal
-    across thousands of rows; converting each once (keyed by its bytes) makes
-    a million-row JSON listing several times faster, with a bounded cache.
-    """
-
-    def __init__(self, limit: int = 50_000) -> None:
-        self._limit = limit
-        self._cache: dict[bytes, dict[str, Any]] = {}
-
-    def row(self, msg: Message) -> dict[str, Any]:
-        fields = msg.ListFields()
-        if not all(isinstance(value, Message) for _, value in fields):
-            return to_json_dict(msg)  # rows with plain fields: no parts to share
-        return {field.json_name: self._part(value) for field, value in fields}
-
-    def _part(self, value: Message) -> dict[str, Any]:
-        key = value.SerializeToString(deterministic=True)
-        found = self._cache.get(key)
-        if found is None:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            found = self._cache[key] = to_json_dict(value)
-        return found
-
-
-def stream_json(field: str, items: Iterable[Message]) -> None:
-    """Write ``{"<field>": [item, ...]}`` one item at a time (Go's shape; ``{}`` when empty).
-
-    Identical to :func:`emit_json` of the list message, without holding the list.
-    """
-    out = sys.stdout
-    parts = _PartsCache()
-    first = True
-    for item in items:
-        out.write(f'{{"{field}": [' if first else ", ")
-        out.write(json.dumps(parts.row(item), ensure_ascii=False))
-        first = False
-    out.write("{}\n" if first else "]}\n")
-    out.flush()
 
 
 # -- tables --------------------------------------------------------------------------------------
