@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 import json
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from pybaton.c1z import SyncReader, SyncRun
 from pybaton.c1z.syncs import nanos_of, parse_time
@@ -109,8 +109,14 @@ def entitlements(reader: SyncReader, warn: Warn, resource_type: str | None = Non
     return out
 
 
-GrantParts = tuple[grant_pb2.Grant, entitlement_pb2.Entitlement, resource_pb2.Resource, resource_pb2.ResourceType,
-                   resource_pb2.Resource]
+class GrantParts(NamedTuple):
+    """One grant row's parts, named as Go's ``GrantOutput`` names them (columns read either)."""
+
+    grant: grant_pb2.Grant
+    entitlement: entitlement_pb2.Entitlement
+    resource: resource_pb2.Resource
+    resource_type: resource_pb2.ResourceType
+    principal: resource_pb2.Resource
 
 
 def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
@@ -126,8 +132,8 @@ def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = 
     for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
                                resource_id=resource_id):
         ent_ref = grant.entitlement
-        yield (grant, look.entitlement(ent_ref.id), look.resource(ent_ref.resource.id),
-               look.resource_type(ent_ref.resource.id.resource_type), look.resource(grant.principal.id))
+        yield GrantParts(grant, look.entitlement(ent_ref.id), look.resource(ent_ref.resource.id),
+                         look.resource_type(ent_ref.resource.id.resource_type), look.resource(grant.principal.id))
 
 
 def grant_output(parts: GrantParts) -> outputs_pb2.GrantOutput:
@@ -143,12 +149,10 @@ def grant_output(parts: GrantParts) -> outputs_pb2.GrantOutput:
 
 
 def grant_rows(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
-               resource_type: str | None = None, resource_id: str | None = None
-               ) -> Iterator[outputs_pb2.GrantOutput]:
-    """:func:`grant_parts` as Go's ``GrantOutput`` messages."""
-    for parts in grant_parts(reader, warn, entitlement_id=entitlement_id, resource_type=resource_type,
-                             resource_id=resource_id):
-        yield grant_output(parts)
+               resource_type: str | None = None, resource_id: str | None = None) -> Iterator[GrantParts]:
+    """The rows of the console and CSV grant listings (:func:`grant_parts`; no message copies)."""
+    return grant_parts(reader, warn, entitlement_id=entitlement_id, resource_type=resource_type,
+                       resource_id=resource_id)
 
 
 def principals(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
