@@ -129,11 +129,19 @@ def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = 
     per distinct object), so callers may key caches on them.
     """
     look = Lookups(reader, warn)
+    # Grants of one entitlement share its entitlement, resource and type: look them up as one.
+    by_entitlement: dict[tuple[str, str, str], tuple[entitlement_pb2.Entitlement, resource_pb2.Resource,
+                                                      resource_pb2.ResourceType]] = {}
     for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
                                resource_id=resource_id):
         ent_ref = grant.entitlement
-        yield GrantParts(grant, look.entitlement(ent_ref.id), look.resource(ent_ref.resource.id),
-                         look.resource_type(ent_ref.resource.id.resource_type), look.resource(grant.principal.id))
+        rid = ent_ref.resource.id
+        key = (ent_ref.id, rid.resource_type, rid.resource)
+        shared = by_entitlement.get(key)
+        if shared is None:
+            shared = by_entitlement[key] = (look.entitlement(ent_ref.id), look.resource(rid),
+                                            look.resource_type(rid.resource_type))
+        yield GrantParts(grant, *shared, look.resource(grant.principal.id))
 
 
 def grant_output(parts: GrantParts) -> outputs_pb2.GrantOutput:
