@@ -45,3 +45,48 @@ def measure_sync(args: Sequence[str], out: Path, env: Mapping[str, str] | None =
     stats = json.loads(subprocess.run([*PYBATON, "-f", str(out), "-o", "json", "stats"], capture_output=True,
                                       text=True, check=True).stdout)
     return SyncFigures(elapsed, cpu, usage.ru_maxrss / 1024, stats.get("stats", stats), out.stat().st_size / 1e6)
+
+
+def calibration_seconds() -> float:
+    """A fixed pure-Python loop: how fast this machine is right now (quote it with every figure)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i % 7
+    assert total > 0
+    return time.perf_counter() - started
+
+
+# Runs argv[1:] as a child of a fresh interpreter and prints that child's peak RSS (KB) on stderr's
+# last line, so each command's figure is its own (RUSAGE_CHILDREN keeps the largest child ever).
+_RSS_RUNNER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[1:])\n"
+    "sys.stderr.write(f'\\nRSS_KB {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+    "sys.exit(rc)\n"
+)
+
+
+@dataclass(frozen=True)
+class CommandFigures:
+    seconds: float
+    peak_rss_mb: float
+    stdout_bytes: int
+
+
+def measure_command(args: Sequence[str], env: Mapping[str, str] | None = None,
+                    stdout_path: Path | None = None) -> CommandFigures:
+    """Run ``pybaton ARGS`` with stdout into a file (a pipe-like sink); wall time, peak RSS, output size."""
+    sink = stdout_path or Path("/dev/null")
+    with sink.open("wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", _RSS_RUNNER, *PYBATON, *args], stdout=out,
+                              stderr=subprocess.PIPE, env=dict(env) if env is not None else None)
+        elapsed = time.perf_counter() - started
+    err = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
+        print(err[-2000:], file=sys.stderr)
+        raise SystemExit(f"pybaton {' '.join(args)} failed with exit code {proc.returncode}")
+    rss_kb = int(err.rsplit("RSS_KB ", 1)[1].split()[0])
+    size = stdout_path.stat().st_size if stdout_path is not None else 0
+    return CommandFigures(elapsed, rss_kb / 1024, size)

@@ -96,14 +96,15 @@ def main() -> None:
         print(f"write {args.grants:,} grants ({args.users:,} users, {args.groups:,} groups): "
               f"{result['total_seconds']:.1f} s (rows {result['rows_seconds']:.1f} s + pack "
               f"{result['pack_seconds']:.1f} s), peak RSS {result['peak_rss_mb']:.0f} MB, "
-              f"file {result['file_mb']:.1f} MB   [target <= 10 s, <= 400 MB]")
+              f"file {result['file_mb']:.1f} MB   [target <= 7.6 s, <= 400 MB; "
+              "Go SDK same shape: Pebble 7.6 s / 590 MB, SQLite 52.6 s / 56 MB]")
         if not args.skip_list:
             cache = str(Path(tmp) / "cache")
             first, count = _list_one(path, cache)
             again = min(_list_one(path, cache)[0] for _ in range(3))
             print(f"pybaton grants -e <one entitlement>, new CLI process: {again:.2f} s "
                   f"({count} grants; the first read of the file, which unpacks it into the read cache, "
-                  f"took {first:.2f} s)   [target <= 0.5 s]")
+                  f"took {first:.2f} s)   [target <= 0.2 s after, <= 1.0 s first]")
 
 
 if __name__ == "__main__":

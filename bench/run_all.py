@@ -18,6 +18,11 @@ HERE = Path(__file__).parent
 def main() -> int:
     scripts = sorted(p for p in HERE.glob("bench_*.py"))
     only = set(sys.argv[1:])
+    sys.path.insert(0, str(HERE))
+    from _measure import calibration_seconds
+
+    print(f"calibration: a fixed pure-Python loop took {calibration_seconds():.2f} s "
+          "(higher = a slower or busier machine; compare figures only at a similar calibration)", flush=True)
     failed = []
     for script in scripts:
         if only and script.stem not in only and script.stem.removeprefix("bench_") not in only:

@@ -63,6 +63,8 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, writable: bool) -> None:
     _validate(conn, path)
     with sqlite_errors(path):
         schema.migrate(conn, indexes=writable)
+        if writable:
+            syncs.settle_grants_backfilled(conn)
 
 
 def _validate(conn: sqlite3.Connection, path: Path) -> None:

@@ -54,6 +54,7 @@ def copy_run(src: C1ZFile, dst: C1ZFile, sync_id: str, *, new_sync_id: str | Non
                 for table in _RUN_TABLES:
                     if table in present:  # older SDKs lack some tables
                         _copy(dst, table, sync_id, target_id)
+                syncs.settle_grants_backfilled(dst.conn, target_id)
             except BaseException:
                 dst.conn.execute("rollback")
                 raise

@@ -133,9 +133,11 @@ def start_run(conn: sqlite3.Connection, sync_type: str = "full", parent_sync_id:
         raise ValueError(f"unknown sync type {sync_type!r}")
     sync_id = new_ksuid()
     started = now_text()
+    # Go's writer marks a new run ``grants_backfilled = 1``: its grant rows are written in the
+    # current shape (GrantExpandable in the ``expansion`` column), so Go never re-backfills them.
     conn.execute(
-        "insert into v1_sync_runs (sync_id, started_at, sync_token, sync_type, parent_sync_id, supports_diff) "
-        "values (?, ?, '', ?, ?, 1)",
+        "insert into v1_sync_runs (sync_id, started_at, sync_token, sync_type, parent_sync_id, supports_diff, "
+        "grants_backfilled) values (?, ?, '', ?, ?, 1, 1)",
         (sync_id, started, sync_type, parent_sync_id),
     )
     return SyncRun(sync_id=sync_id, started_at=started, ended_at=None, sync_token="", sync_type=sync_type,
@@ -151,6 +153,53 @@ def end_run(conn: sqlite3.Connection, sync_id: str, stats: Mapping[str, Any] | N
         "update v1_sync_runs set ended_at = ?, stats = ? where sync_id = ? and ended_at is null",
         (now_text(), json.dumps(stats, separators=(",", ":")) if stats is not None else None, sync_id),
     )
+
+
+# Go's ingest-invariant provenance (v0.25): the verifier contract's generation, the invariants
+# that ran and the verdict policy. A SQLite connector sync covers exclusion-group validation (I5)
+# and the drain of every scheduled page (I10).
+INGEST_INVARIANT_GENERATION = "1"
+INGEST_INVARIANT_COVERAGE = ("I5", "I10")
+INGEST_INVARIANT_MODE = "connector"
+
+
+def mark_ingest_verified(conn: sqlite3.Connection, sync_id: str) -> None:
+    """Record that a finished run passed the ingest invariants, as Go's syncer does after ``EndSync``.
+
+    Only a finished run carries the marker (an unfinished one may still change).
+    """
+    conn.execute(
+        "update v1_sync_runs set ingest_invariant_generation = ?, ingest_invariant_coverage = ?, "
+        "ingest_invariant_mode = ? where sync_id = ? and ended_at is not null",
+        (INGEST_INVARIANT_GENERATION, json.dumps(list(INGEST_INVARIANT_COVERAGE), separators=(",", ":")),
+         INGEST_INVARIANT_MODE, sync_id),
+    )
+
+
+_EXPANDABLE_TYPE_URL = b"type.googleapis.com/c1.connector.v2.GrantExpandable"
+
+
+def settle_grants_backfilled(conn: sqlite3.Connection, sync_id: str | None = None) -> int:
+    """Mark runs ``grants_backfilled = 1`` when Go's backfill would find nothing to move; return how many.
+
+    Go's backfill moves a ``GrantExpandable`` annotation out of each grant blob
+    whose ``expansion`` column is null, on every open of a file with a pending
+    run (seconds per million grants). A run none of whose such blobs mentions
+    the annotation is already in the backfilled shape (files our earlier
+    versions wrote); a run that needs the move is left for Go to do.
+    """
+    where, args = ("and sync_id = ?", (sync_id,)) if sync_id else ("", ())
+    pending = [row[0] for row in conn.execute(
+        f"select sync_id from v1_sync_runs where grants_backfilled = 0 {where}", args)]
+    settled = 0
+    for sid in pending:
+        needs_move = conn.execute(
+            "select 1 from v1_grants where sync_id = ? and expansion is null and instr(data, ?) > 0 limit 1",
+            (sid, _EXPANDABLE_TYPE_URL)).fetchone()
+        if needs_move is None:
+            conn.execute("update v1_sync_runs set grants_backfilled = 1 where sync_id = ?", (sid,))
+            settled += 1
+    return settled
 
 
 def delete_run(conn: sqlite3.Connection, sync_id: str) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from pybaton.c1z import SyncReader, access
 from pybaton.c1z.syncs import parse_time
+from pybaton.cli.outputs import GrantParts
 from pybaton.cli.render import Column
 from pybaton.pb.baton.v1 import outputs_pb2
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
@@ -17,7 +18,7 @@ from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 RTOut = outputs_pb2.ResourceTypeOutput
 ResOut = outputs_pb2.ResourceOutput
 EntOut = outputs_pb2.EntitlementOutput
-GrantOut = outputs_pb2.GrantOutput
+GrantOut = GrantParts
 SyncOut = outputs_pb2.SyncOutput
 
 

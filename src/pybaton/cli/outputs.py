@@ -14,12 +14,12 @@ from __future__ import annotations
 import calendar
 import json
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from pybaton.c1z import SyncReader, SyncRun
 from pybaton.c1z.syncs import nanos_of, parse_time
 from pybaton.pb.baton.v1 import outputs_pb2
-from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from pybaton.pb.c1.reader.v2 import sync_pb2
 
 Warn = Callable[[str], None]
@@ -109,25 +109,58 @@ def entitlements(reader: SyncReader, warn: Warn, resource_type: str | None = Non
     return out
 
 
-def grant_rows(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
-               resource_type: str | None = None, resource_id: str | None = None
-               ) -> Iterator[outputs_pb2.GrantOutput]:
+class GrantParts(NamedTuple):
+    """One grant row's parts, named as Go's ``GrantOutput`` names them (columns read either)."""
+
+    grant: grant_pb2.Grant
+    entitlement: entitlement_pb2.Entitlement
+    resource: resource_pb2.Resource
+    resource_type: resource_pb2.ResourceType
+    principal: resource_pb2.Resource
+
+
+def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
+                resource_type: str | None = None, resource_id: str | None = None) -> Iterator[GrantParts]:
     """Every matching grant with its entitlement, resource, resource type and principal looked up.
 
     A generator, so a listing of millions of grants streams in constant memory.
     The resource is the one the grant's entitlement is on (as Go does), not a
-    column of the grant row.
+    column of the grant row. The looked-up objects are shared between rows (one
+    per distinct object), so callers may key caches on them.
     """
     look = Lookups(reader, warn)
+    # Grants of one entitlement share its entitlement, resource and type: look them up as one.
+    by_entitlement: dict[tuple[str, str, str], tuple[entitlement_pb2.Entitlement, resource_pb2.Resource,
+                                                      resource_pb2.ResourceType]] = {}
     for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
                                resource_id=resource_id):
-        row = outputs_pb2.GrantOutput()
-        row.grant.CopyFrom(grant)
-        row.entitlement.CopyFrom(look.entitlement(grant.entitlement.id))
-        row.principal.CopyFrom(look.resource(grant.principal.id))
-        row.resource.CopyFrom(look.resource(grant.entitlement.resource.id))
-        row.resource_type.CopyFrom(look.resource_type(grant.entitlement.resource.id.resource_type))
-        yield row
+        ent_ref = grant.entitlement
+        rid = ent_ref.resource.id
+        key = (ent_ref.id, rid.resource_type, rid.resource)
+        shared = by_entitlement.get(key)
+        if shared is None:
+            shared = by_entitlement[key] = (look.entitlement(ent_ref.id), look.resource(rid),
+                                            look.resource_type(rid.resource_type))
+        yield GrantParts(grant, *shared, look.resource(grant.principal.id))
+
+
+def grant_output(parts: GrantParts) -> outputs_pb2.GrantOutput:
+    """One row of Go's grant listing."""
+    grant, entitlement, resource, resource_type, principal = parts
+    row = outputs_pb2.GrantOutput()
+    row.grant.CopyFrom(grant)
+    row.entitlement.CopyFrom(entitlement)
+    row.principal.CopyFrom(principal)
+    row.resource.CopyFrom(resource)
+    row.resource_type.CopyFrom(resource_type)
+    return row
+
+
+def grant_rows(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
+               resource_type: str | None = None, resource_id: str | None = None) -> Iterator[GrantParts]:
+    """The rows of the console and CSV grant listings (:func:`grant_parts`; no message copies)."""
+    return grant_parts(reader, warn, entitlement_id=entitlement_id, resource_type=resource_type,
+                       resource_id=resource_id)
 
 
 def principals(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,

@@ -15,6 +15,7 @@ import typer
 
 from pybaton.c1z import C1ZFile, SyncReader, SyncRun
 from pybaton.cli import columns, outputs
+from pybaton.cli.json_rows import stream_grants_json
 from pybaton.cli.options import (
     FileOpt,
     OutputFormat,
@@ -30,7 +31,6 @@ from pybaton.cli.render import (
     print_console,
     print_csv,
     print_tables,
-    stream_json,
     to_json_dict,
     warning_line,
 )
@@ -137,12 +137,13 @@ def grants_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, resour
     _needs_type(resource_type, resource_id)
     _exclusive(resource_id, entitlement_id)
     with open_reader(opts) as reader:
-        rows = outputs.grant_rows(reader, warning_line, entitlement_id=entitlement_id,
-                                  resource_type=resource_type, resource_id=resource_id)
-        if opts.output is OutputFormat.JSON:
-            stream_json("grants", rows)  # a file can hold millions of grants: never all in memory
+        selection: dict[str, Any] = {"entitlement_id": entitlement_id, "resource_type": resource_type,
+                                      "resource_id": resource_id}
+        if opts.output is OutputFormat.JSON:  # a file can hold millions of grants: never all in memory
+            stream_grants_json(outputs.grant_parts(reader, warning_line, **selection))
         else:
-            show(opts, None, Listing("Grants", "grants", columns.GRANT_COLUMNS, rows))
+            show(opts, None, Listing("Grants", "grants", columns.GRANT_COLUMNS,
+                                     outputs.grant_rows(reader, warning_line, **selection)))
 
 
 def principals_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, resource_type: TypeOpt = None,

@@ -24,6 +24,7 @@ from google.protobuf import any_pb2, descriptor_pool, json_format, message_facto
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -53,7 +54,7 @@ def warning_line(message: str) -> None:
 # -- JSON ----------------------------------------------------------------------------------------
 
 
-def _resolvable(any_msg: any_pb2.Any) -> Message | None:
+def resolve_any(any_msg: any_pb2.Any) -> Message | None:
     """The unpacked payload of an ``Any``, or None when its type is not in our descriptor pool."""
     name = any_msg.type_url.rsplit("/", 1)[-1]
     try:
@@ -66,10 +67,10 @@ def _resolvable(any_msg: any_pb2.Any) -> Message | None:
     return payload
 
 
-def _keep(msg: Message) -> bool:
+def keep_any(msg: Message) -> bool:
     """Prune ``msg`` in place; False when it is an ``Any`` that must go (Go's ``dropUnresolvableAnyMessages``)."""
     if isinstance(msg, any_pb2.Any):
-        payload = _resolvable(msg)
+        payload = resolve_any(msg)
         if payload is None:
             return False
         before = payload.ByteSize()
@@ -89,17 +90,17 @@ def prune_unresolvable_any(msg: Message) -> None:
             continue
         if entry.GetOptions().map_entry:
             if entry.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE:
-                for key in [k for k in value if not _keep(value[k])]:
+                for key in [k for k in value if not keep_any(value[k])]:
                     del value[key]
         elif field.is_repeated:
-            kept = [item for item in value if _keep(item)]
+            kept = [item for item in value if keep_any(item)]
             if len(kept) != len(value):
                 copies = [type(item)() for item in kept]
                 for copy, item in zip(copies, kept, strict=True):
                     copy.CopyFrom(item)
                 del value[:]
                 value.extend(copies)
-        elif not _keep(value):
+        elif not keep_any(value):
             msg.ClearField(field.name)
 
 
@@ -129,50 +130,6 @@ def emit_json(document: Message | dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-class _PartsCache:
-    """Protojson of repeated sub-messages, computed once.
-
-    A listing row repeats its entitlement, resource, resource type and principal
-    across thousands of rows; converting each once (keyed by its bytes) makes
-    a million-row JSON listing several times faster, with a bounded cache.
-    """
-
-    def __init__(self, limit: int = 50_000) -> None:
-        self._limit = limit
-        self._cache: dict[bytes, dict[str, Any]] = {}
-
-    def row(self, msg: Message) -> dict[str, Any]:
-        fields = msg.ListFields()
-        if not all(isinstance(value, Message) for _, value in fields):
-            return to_json_dict(msg)  # rows with plain fields: no parts to share
-        return {field.json_name: self._part(value) for field, value in fields}
-
-    def _part(self, value: Message) -> dict[str, Any]:
-        key = value.SerializeToString(deterministic=True)
-        found = self._cache.get(key)
-        if found is None:
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            found = self._cache[key] = to_json_dict(value)
-        return found
-
-
-def stream_json(field: str, items: Iterable[Message]) -> None:
-    """Write ``{"<field>": [item, ...]}`` one item at a time (Go's shape; ``{}`` when empty).
-
-    Identical to :func:`emit_json` of the list message, without holding the list.
-    """
-    out = sys.stdout
-    parts = _PartsCache()
-    first = True
-    for item in items:
-        out.write(f'{{"{field}": [' if first else ", ")
-        out.write(json.dumps(parts.row(item), ensure_ascii=False))
-        first = False
-    out.write("{}\n" if first else "]}\n")
-    out.flush()
-
-
 # -- tables --------------------------------------------------------------------------------------
 
 
@@ -197,30 +154,81 @@ class Listing(Generic[R]):
     rows: Iterable[R]
 
 
-def _rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left",
-                  title_style="bold", header_style="bold")
-    for header in headers:
+@dataclass(frozen=True)
+class _Table:
+    title: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[str]]
+
+
+def _rich_table(table_data: _Table) -> Table:
+    table = Table(title=table_data.title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  title_justify="left", title_style="bold", header_style="bold")
+    for header in table_data.headers:
         table.add_column(header, overflow="fold")
-    for row in rows:
+    for row in table_data.rows:
         table.add_row(*(Text(cell) for cell in row))
     return table
 
 
-def _print(*renderables: Table | Text) -> None:
+_PIPE_WIDTH = 100_000
+_RULE = "\u2500"
+
+
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def _plain_lines(table: _Table) -> list[str] | None:
+    """The table as Rich prints it into a pipe (no colour, unbounded width), without Rich's per-cell work.
+
+    Rich lays a 1,000-row table out in about a second; this takes milliseconds.
+    None when a cell needs Rich's full treatment (line breaks, tabs, control
+    characters) or the table is wider than the pipe width Rich is given.
+    """
+    grid = [table.headers, *table.rows]
+    if not all(cell.isprintable() for row in grid for cell in row):
+        return None
+    sizes = [[_width(cell) for cell in row] for row in grid]
+    widths = [max(col) for col in zip(*sizes, strict=True)]
+    total = sum(widths) + 3 * (len(widths) - 1)
+    if total > _PIPE_WIDTH - 1 or _width(table.title) > total:
+        return None
+    last = len(widths) - 1
+
+    def line(row: Sequence[str], row_sizes: Sequence[int]) -> str:
+        parts = [cell if i == last else cell + " " * (widths[i] - row_sizes[i])
+                 for i, cell in enumerate(row)]
+        return "   ".join(parts).rstrip()
+
+    out = [table.title.rstrip()] if table.title else []
+    out += [line(grid[0], sizes[0]), _RULE * total]
+    out.extend(line(row, row_sizes) for row, row_sizes in zip(grid[1:], sizes[1:], strict=True))
+    return out
+
+
+def _print(*items: _Table | str) -> None:
     """Print to stdout: at the terminal's width there, unbounded and without padding into a pipe or file."""
     console = Console(highlight=False)
     if console.is_terminal:
-        for item in renderables:
-            console.print(item)
+        for item in items:
+            console.print(_rich_table(item) if isinstance(item, _Table) else Text(item))
         return
     # A pipe or file gets whole ids (not columns folded at 80 characters) and no trailing blanks.
-    console = Console(highlight=False, width=100_000, no_color=True)
-    with console.capture() as captured:
-        for item in renderables:
-            console.print(item)
-    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    lines: list[str] = []
+    for item in items:
+        plain = _plain_lines(item) if isinstance(item, _Table) else [item.rstrip()] if item.isprintable() else None
+        lines.extend(plain if plain is not None else _rich_lines(item))
+    sys.stdout.write("".join(line + "\n" for line in lines))
     sys.stdout.flush()
+
+
+def _rich_lines(item: _Table | str) -> list[str]:
+    """``item`` printed by Rich into a pipe-wide console, trailing blanks removed."""
+    console = Console(highlight=False, width=_PIPE_WIDTH, no_color=True)
+    with console.capture() as captured:
+        console.print(_rich_table(item) if isinstance(item, _Table) else Text(item))
+    return [line.rstrip() for line in captured.get().splitlines()]
 
 
 def count_line(count: int, noun: str) -> str:
@@ -232,8 +240,7 @@ def print_console(listing: Listing[Any]) -> None:
     """A Rich table of the console columns, then the count."""
     columns = [c for c in listing.columns if c.console]
     rows = [[c.get(r) for c in columns] for r in listing.rows]
-    _print(_rich_table(listing.title, [c.header for c in columns], rows),
-           Text(count_line(len(rows), listing.noun)))
+    _print(_Table(listing.title, [c.header for c in columns], rows), count_line(len(rows), listing.noun))
 
 
 def print_csv(listing: Listing[Any]) -> None:
@@ -248,7 +255,7 @@ def print_csv(listing: Listing[Any]) -> None:
 
 def print_tables(tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[str]]]]) -> None:
     """Several small tables (title, headers, rows) one after the other, e.g. for ``stats``."""
-    items: list[Table | Text] = []
+    items: list[_Table | str] = []
     for title, headers, rows in tables:
-        items.extend([_rich_table(title, headers, rows), Text("")])
+        items.extend([_Table(title, headers, rows), ""])
     _print(*items[:-1])

@@ -12,8 +12,14 @@ Keep the list in step with ``proto/`` (tests/test_pb_wire.py checks it).
 from __future__ import annotations
 
 
+_registered = False
+
+
 def ensure_registered() -> None:
-    """Import every generated ``*_pb2`` module (cheap after the first call)."""
+    """Import every generated ``*_pb2`` module (free after the first call)."""
+    global _registered
+    if _registered:
+        return
     from pybaton.pb.baton.v1 import outputs_pb2  # noqa: F401
     from pybaton.pb.c1.c1z.v1 import annotation_sync_details_pb2  # noqa: F401
     from pybaton.pb.c1.c1z.v1 import diff_pb2  # noqa: F401
@@ -59,3 +65,4 @@ def ensure_registered() -> None:
     from pybaton.pb.c1.reader.v2 import sync_pb2  # noqa: F401
     from pybaton.pb.c1.storage.v3 import records_pb2  # noqa: F401
     from pybaton.pb.c1.storage.v3 import refs_pb2  # noqa: F401
+    _registered = True

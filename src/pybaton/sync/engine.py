@@ -168,9 +168,14 @@ class SyncEngine:
             self.progress.close()
         violations = self._check_integrity()
         stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()  # Go's counting rules
+        conflicts = integrity.exclusion_group_conflicts(self.c1z.conn, run.sync_id)
+        for conflict in conflicts:
+            log.warning("integrity: %s", conflict)
         with self.writer.transaction():
             syncs.end_run(self.c1z.conn, run.sync_id, stats)
             syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done").to_token())
+            if not conflicts:  # Go's verification marker: set only when its invariants hold
+                syncs.mark_ingest_verified(self.c1z.conn, run.sync_id)
         self._cleanup_old_syncs()
         self.c1z.save()
         return SyncResult(run.sync_id, self.c1z.path, stats, resumed, time.monotonic() - started, violations)

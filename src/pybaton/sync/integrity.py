@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from pybaton.pb.c1.connector.v2 import annotation_exclusion_group_pb2, entitlement_pb2
+
 _EXAMPLES = 5
 
 _CHECKS: tuple[tuple[str, str, str], ...] = (
@@ -47,3 +49,61 @@ def check(conn: sqlite3.Connection, sync_id: str) -> list[Violation]:
         if ids:
             out.append(Violation(kind, description, len(ids), tuple(ids[:_EXAMPLES])))
     return out
+
+
+# Go's cap on the members of one exclusion group (baton-sdk v0.25, invariant I5).
+MAX_EXCLUSION_GROUP_MEMBERS = 50
+_EXCLUSION_GROUP_URL = ("type.googleapis.com/"
+                        + annotation_exclusion_group_pb2.EntitlementExclusionGroup.DESCRIPTOR.full_name)
+
+
+@dataclass
+class _ExclusionGroup:
+    resource_type: str = ""
+    default_entitlement: str = ""
+    members: int = 0
+
+
+def exclusion_group_conflicts(conn: sqlite3.Connection, sync_id: str) -> list[str]:
+    """Go's ingest invariant I5 over a run's stored entitlements: each exclusion group spans one
+    resource type, has at most one default and at most 50 members. Returns what is wrong.
+
+    Only blobs that mention the annotation's type are parsed (a substring test in SQLite).
+    """
+    groups: dict[str, _ExclusionGroup] = {}
+    problems: list[str] = []
+    rows = conn.execute("select data from v1_entitlements where sync_id = ? and instr(data, ?) > 0 order by id",
+                        (sync_id, _EXCLUSION_GROUP_URL.encode()))
+    for (blob,) in rows:
+        ent = entitlement_pb2.Entitlement.FromString(blob)
+        counted: set[str] = set()
+        for any_ in ent.annotations:
+            if any_.type_url != _EXCLUSION_GROUP_URL:
+                continue
+            eg = annotation_exclusion_group_pb2.EntitlementExclusionGroup.FromString(any_.value)
+            if not eg.exclusion_group_id:
+                continue
+            problem = _record_membership(groups.setdefault(eg.exclusion_group_id, _ExclusionGroup()), ent, eg,
+                                         eg.exclusion_group_id in counted)
+            counted.add(eg.exclusion_group_id)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def _record_membership(group: _ExclusionGroup, ent: entitlement_pb2.Entitlement,
+                       eg: annotation_exclusion_group_pb2.EntitlementExclusionGroup, counted: bool) -> str:
+    name = eg.exclusion_group_id
+    rtype = ent.resource.id.resource_type
+    if group.resource_type and group.resource_type != rtype:
+        return f"exclusion group {name!r} is used on resource types {group.resource_type!r} and {rtype!r}"
+    group.resource_type = rtype
+    if eg.is_default:
+        if group.default_entitlement and group.default_entitlement != ent.id:
+            return f"exclusion group {name!r} has two defaults ({group.default_entitlement!r} and {ent.id!r})"
+        group.default_entitlement = ent.id
+    if not counted:
+        group.members += 1
+        if group.members == MAX_EXCLUSION_GROUP_MEMBERS + 1:
+            return f"exclusion group {name!r} has more than {MAX_EXCLUSION_GROUP_MEMBERS} entitlements"
+    return ""
