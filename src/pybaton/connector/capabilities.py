@@ -170,8 +170,11 @@ class Changes:
     resource embedded in them, and a membership change needs no more than the
     group reported here). ``deleted_resources`` go with their entitlements, their
     grants and the grants they held. ``entitlements``/``grants`` and the
-    ``deleted_*`` ids are for systems that know finer changes. ``cursor`` is where
-    the next call starts; ``has_more`` asks the engine to call again at once.
+    ``deleted_*`` ids are for systems that know finer changes. ``present``, when
+    given, is the id of every resource of the type that exists now (an id-only
+    scan, for systems that cannot report deletions): the others are deleted.
+    ``cursor`` is where the next call starts; ``has_more`` asks the engine to call
+    again at once.
     """
 
     cursor: str
@@ -181,6 +184,7 @@ class Changes:
     deleted_entitlements: Sequence[str] = ()
     grants: Sequence[grant_pb2.Grant] = ()
     deleted_grants: Sequence[str] = ()
+    present: Sequence[str] | None = None
     has_more: bool = False
 
 

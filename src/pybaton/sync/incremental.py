@@ -57,8 +57,12 @@ class NetChanges:
     resources: dict[tuple[str, str], resource_pb2.Resource | None] = field(default_factory=dict)
     entitlements: dict[str, entitlement_pb2.Entitlement | None] = field(default_factory=dict)
     grants: dict[str, grant_pb2.Grant | None] = field(default_factory=dict)
+    # resource type -> every id that exists now (from an id-only scan), when the connector gave it
+    present: dict[str, set[str]] = field(default_factory=dict)
 
-    def add(self, changes: Changes) -> None:
+    def add(self, changes: Changes, resource_type: str) -> None:
+        if changes.present is not None:
+            self.present[resource_type] = set(changes.present)
         for rid in changes.deleted_resources:
             self.resources[(rid.resource_type, rid.resource)] = None
         for res in changes.resources:
@@ -182,7 +186,7 @@ class IncrementalSync(SyncEngine):
                 changes = call_with_retry(lambda c=cursor, s=lister: s.changes(c),  # type: ignore[misc]
                                           what=f"changes of {rtype}", policy=self.options.retry,
                                           on_not_found=lambda c=cursor: Changes(c))  # type: ignore[misc]
-                net.add(changes)
+                net.add(changes, rtype)
                 cursor = changes.cursor
                 if not changes.has_more:
                     break
@@ -292,6 +296,13 @@ def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletion
     _keys_table(conn, "inc_relisted", "rtype, rid", (k for k, v in net.resources.items() if v is not None))
     _keys_table(conn, "inc_gone_ents", "id", ((k,) for k, v in net.entitlements.items() if v is None))
     _keys_table(conn, "inc_gone_grants", "id", ((k,) for k, v in net.grants.items() if v is None))
+    # Resources an id-only scan no longer finds are gone too.
+    _keys_table(conn, "inc_present", "rtype, rid", ((t, i) for t, ids in net.present.items() for i in ids))
+    for rtype in net.present:
+        conn.execute("insert or ignore into temp.inc_gone select resource_type_id, substr(external_id, ?) "
+                     "from v1_resources where sync_id = ? and resource_type_id = ? and "
+                     "substr(external_id, ?) not in (select rid from temp.inc_present where rtype = ?)",
+                     (len(rtype) + 2, base, rtype, len(rtype) + 2, rtype))
     # Children of a deleted resource go with it (a full sync lists them under their parent).
     conn.execute(
         "with recursive tree(rtype, rid) as (select rtype, rid from temp.inc_gone union "
