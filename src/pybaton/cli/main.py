@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "reconcile": ("plan", "apply", "reconcile", "identities", "workspace"),
     "sql": ("sql",),
     "http": ("http",),
+    "events": ("events",),
 }
 
 # Root options that take a value (so the word after them is not the command).

@@ -172,6 +172,10 @@ class DemoStore:
         with self._lock:
             return changelog.changed_since(self._conn, resource_type, cursor)
 
+    def change_entries(self, cursor: str, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return changelog.entries(self._conn, cursor, limit)
+
     def trim_changelog(self, upto: int) -> None:
         with self._write() as conn:
             changelog.trim(conn, upto)
