@@ -54,7 +54,7 @@ def test_a_leaver_loses_access_within_seconds_and_nobody_else_is_touched(watched
         line = proc.stdout.readline()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     assert app_grants(watched, "ada.lovelace") == [], err
     assert took < 30
     assert " reconcile: drift " in line and "failed 0" in line, line + err
