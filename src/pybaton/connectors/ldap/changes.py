@@ -1,13 +1,15 @@
 """What changed in the directory since a cursor, for ``sync --incremental``.
 
-Works on any LDAP server: the cursor is the newest ``modifyTimestamp`` seen
-(the server sets it on add, modify and rename/move). One search per type
-fetches only DNs and timestamps: entries stamped at or after the cursor are
+Works on any LDAP server: the cursor is the newest stamp seen — the
+``entryCSN`` where the server keeps one (OpenLDAP does, to the microsecond,
+with or without the syncprov overlay), else ``modifyTimestamp`` (whole seconds);
+the server sets both on add, modify and rename/move. One search per type
+fetches only DNs and stamps: entries stamped at or after the cursor are
 re-read whole, and the DNs are the ``present`` list from which the engine
 learns deletions. A group or role is also re-read when a user or group it names
 changed since the cursor, so a member that appears (or a ``memberUid`` that
 starts to match) is seen without the group being touched. Entries changed in
-the cursor's own second are read again next time (harmless: the engine re-reads
+the cursor's own instant are read again next time (harmless: the engine re-reads
 what it is told).
 """
 
@@ -32,15 +34,18 @@ def encode(stamp: str) -> str:
     return PREFIX + stamp
 
 
+STAMPS = ("entryCSN", "modifyTimestamp")
+
+
 def decode(cursor: str) -> str:
     stamp = cursor[len(PREFIX):]
-    if not cursor.startswith(PREFIX) or not stamp.rstrip("Z").replace(".", "").isdigit():
+    if not cursor.startswith(PREFIX) or not (stamp == EPOCH or stamp[:14].isdigit()):
         raise CursorExpiredError(f"ldap: {cursor[:60]!r} is not a change cursor of this connector")
     return stamp
 
 
 def stamp_of(entry: Entry) -> str:
-    return entry.first("modifyTimestamp") or ""
+    return entry.first("entryCSN") or entry.first("modifyTimestamp") or ""
 
 
 def at_or_after(stamp: str, since: str) -> bool:
@@ -58,7 +63,7 @@ def newest(entries: Iterable[Entry], floor: str) -> str:
 
 
 def search(ctx: LdapContext, kind: str, kind_filter: str, narrower: str = "",
-           attributes: Sequence[str] = ("modifyTimestamp",)) -> list[Entry]:
+           attributes: Sequence[str] = STAMPS) -> list[Entry]:
     """Entries of one kind (only ``attributes``), narrowed by an extra filter when given."""
     wanted = directory.kind_filter(ctx.config, kind_filter)
     if narrower:
@@ -67,7 +72,10 @@ def search(ctx: LdapContext, kind: str, kind_filter: str, narrower: str = "",
 
 
 def since_filter(since: str) -> str:
-    return "" if since == EPOCH else f"(modifyTimestamp>={escape_filter_chars(since)})"
+    if since == EPOCH:
+        return ""
+    attribute = "entryCSN" if "#" in since else "modifyTimestamp"
+    return f"({attribute}>={escape_filter_chars(since)})"
 
 
 def naming(member_attributes: Sequence[str], principals: Sequence[Entry]) -> str:
@@ -85,5 +93,16 @@ def naming(member_attributes: Sequence[str], principals: Sequence[Entry]) -> str
     return f"(|{''.join(terms)})" if terms else ""
 
 
-__all__ = ["EPOCH", "MAX_REFERENCED", "at_or_after", "decode", "encode", "naming", "newest", "search",
-           "since_filter", "stamp_of"]
+__all__ = [
+    "EPOCH",
+    "MAX_REFERENCED",
+    "STAMPS",
+    "at_or_after",
+    "decode",
+    "encode",
+    "naming",
+    "newest",
+    "search",
+    "since_filter",
+    "stamp_of",
+]
