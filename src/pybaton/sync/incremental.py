@@ -27,7 +27,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,10 +206,12 @@ class IncrementalSync(SyncEngine):
             for run in (upserts, deletions, compacted):
                 syncs.checkpoint(conn, run.sync_id, WORK_TOKEN)
         self.progress.phase("changes")
-        self._write_upserts(SyncWriter(self.c1z, upserts.sync_id), net)
+        mark_gone(conn, base.sync_id, net)
+        relisted = self._write_upserts(SyncWriter(self.c1z, upserts.sync_id), net,
+                                       holders_of_gone(conn, base.sync_id))
         self.writer = SyncWriter(self.c1z, deletions.sync_id)
         with self.writer.transaction():
-            _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net)
+            _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net, relisted)
         self.progress.phase("compaction")
         self.writer = SyncWriter(self.c1z, compacted.sync_id)
         with self.writer.transaction():
@@ -227,17 +229,27 @@ class IncrementalSync(SyncEngine):
         return SyncResult(compacted.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
                           changes=len(net))
 
-    def _write_upserts(self, writer: SyncWriter, net: NetChanges) -> None:
+    def _write_upserts(self, writer: SyncWriter, net: NetChanges,
+                       holders: Sequence[resource_pb2.Resource]) -> list[resource_pb2.Resource]:
+        """The ``partial_upserts`` run; returns the resources whose entitlements and grants were re-read.
+
+        Those are the changed resources and ``holders``: unchanged resources that listed a grant to a
+        deleted principal (whether the system still lists it is the system's to say).
+        """
         writer.put_resource_types([s.resource_type for s in self._syncers.values()])
         changed = [r for r in net.resources.values() if r is not None and r.id.resource_type in self._syncers]
         writer.put_resources(changed)
+        keys = {(r.id.resource_type, r.id.resource) for r in changed}
+        relisted = changed + [r for r in holders if (r.id.resource_type, r.id.resource) not in keys
+                              and r.id.resource_type in self._syncers]
         if not self.options.skip_entitlements_and_grants:
-            writer.put_entitlements(self._reread(changed, "entitlements"))
+            writer.put_entitlements(self._reread(relisted, "entitlements"))
             writer.put_entitlements(e for e in net.entitlements.values() if e is not None)
             if not self.options.skip_grants:
-                writer.put_grants(self._reread(changed, "grants"))
+                writer.put_grants(self._reread(relisted, "grants"))
                 writer.put_grants(g for g in net.grants.values() if g is not None)
         self.progress.advance(len(net))
+        return relisted
 
     def _reread(self, resources: Iterable[resource_pb2.Resource], kind: str) -> Iterator[Any]:
         """Entitlements or grants of each changed resource, as a full sync lists them (skips honoured)."""
@@ -290,12 +302,9 @@ def _copy_rows(conn: sqlite3.Connection, table: str, source: str, target: str, w
 _NOT_DERIVED = "(instr(data, ?) = 0 or pybaton_derived(data, entitlement_id) = 0)"
 
 
-def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletions: str, net: NetChanges) -> None:
-    """The rows of ``base`` that the changes remove, copied into the ``partial_deletions`` run."""
+def mark_gone(conn: sqlite3.Connection, base: str, net: NetChanges) -> None:
+    """``temp.inc_gone``: the resources of ``base`` the changes delete (with their children)."""
     _keys_table(conn, "inc_gone", "rtype, rid", (k for k, v in net.resources.items() if v is None))
-    _keys_table(conn, "inc_relisted", "rtype, rid", (k for k, v in net.resources.items() if v is not None))
-    _keys_table(conn, "inc_gone_ents", "id", ((k,) for k, v in net.entitlements.items() if v is None))
-    _keys_table(conn, "inc_gone_grants", "id", ((k,) for k, v in net.grants.items() if v is None))
     # Resources an id-only scan no longer finds are gone too.
     _keys_table(conn, "inc_present", "rtype, rid", ((t, i) for t, ids in net.present.items() for i in ids))
     for rtype in net.present:
@@ -309,6 +318,28 @@ def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletion
         "select r.resource_type_id, substr(r.external_id, length(r.resource_type_id) + 2) from v1_resources r "
         "join tree on r.parent_resource_type_id = tree.rtype and r.parent_resource_id = tree.rid "
         "where r.sync_id = ?) insert or ignore into temp.inc_gone select rtype, rid from tree", (base,))
+
+
+def holders_of_gone(conn: sqlite3.Connection, base: str) -> list[resource_pb2.Resource]:
+    """Resources of ``base`` with grants to a deleted principal: re-read, the system says what they hold now."""
+    return [resource_pb2.Resource.FromString(bytes(blob)) for (blob,) in conn.execute(
+        "select data from v1_resources where sync_id = ? and (resource_type_id, substr(external_id, "
+        "length(resource_type_id) + 2)) in (select distinct resource_type_id, resource_id from v1_grants "
+        "where sync_id = ? and (principal_resource_type_id, principal_resource_id) in "
+        "(select rtype, rid from temp.inc_gone)) and (resource_type_id, substr(external_id, "
+        "length(resource_type_id) + 2)) not in (select rtype, rid from temp.inc_gone) order by id",
+        (base, base))]
+
+
+def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletions: str, net: NetChanges,
+                     relisted: Iterable[resource_pb2.Resource]) -> None:
+    """The rows of ``base`` that the changes remove, copied into the ``partial_deletions`` run.
+
+    Expects :func:`mark_gone`; ``relisted`` are the resources whose entitlements and grants were re-read.
+    """
+    _keys_table(conn, "inc_relisted", "rtype, rid", ((r.id.resource_type, r.id.resource) for r in relisted))
+    _keys_table(conn, "inc_gone_ents", "id", ((k,) for k, v in net.entitlements.items() if v is None))
+    _keys_table(conn, "inc_gone_grants", "id", ((k,) for k, v in net.grants.items() if v is None))
     kept = "external_id not in (select external_id from {table} where sync_id = ?)"
     _copy_rows(conn, "v1_resources", base, deletions,
                "external_id in (select rtype || ':' || rid from temp.inc_gone) and "
