@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pybaton.c1z import C1ZFile
+from pybaton.connector import Connector
+from pybaton.sync import SyncOptions, sync
 
 LISTED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants")
 
@@ -36,3 +40,20 @@ def differences(got: Listing, want: Listing) -> list[str]:
 def run_types(path: Path) -> list[tuple[str, bool]]:
     with C1ZFile.open(path) as c1z:
         return [(r.sync_type, r.finished) for r in c1z.sync_runs()]
+
+
+def sync_once(make: Callable[[], Connector[Any]], path: Path, *, incremental: bool) -> None:
+    """One sync of a fresh connector (closed afterwards), full or incremental."""
+    connector = make()
+    try:
+        sync(connector, path, SyncOptions(incremental=incremental))
+    finally:
+        connector.close()
+
+
+def assert_same_as_full(make: Callable[[], Connector[Any]], path: Path, scratch: Path) -> None:
+    """The file's current full run lists exactly what a fresh full sync of the same state lists."""
+    full = scratch / "fresh-full.c1z"
+    full.unlink(missing_ok=True)
+    sync_once(make, full, incremental=False)
+    assert differences(listing(path), listing(full)) == []

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from incremental_support import assert_same_as_full as same_as_full
 from incremental_support import differences, listing, run_types
 
 from pybaton.c1z import C1ZFile
@@ -139,10 +140,7 @@ def fresh_copy(seeded: tuple[Path, Path], where: Path) -> tuple[DemoSystem, Path
 
 
 def assert_same_as_full(system: DemoSystem, path: Path, scratch: Path) -> None:
-    full = scratch / "fresh-full.c1z"
-    full.unlink(missing_ok=True)
-    run_sync(system.data_dir, full)
-    assert differences(listing(path), listing(full)) == []
+    same_as_full(lambda: demo(system.data_dir), path, scratch)
 
 
 @pytest.fixture
@@ -233,11 +231,7 @@ def test_random_changes_incremental_equals_fresh_full(seeded: tuple[Path, Path],
             for name, n in step:
                 OPERATIONS[name](system, n)
             run_sync(system.data_dir, path, INCREMENTAL)
-            got = listing(path)
-            full = tmp_path / "prop" / "full.c1z"
-            full.unlink(missing_ok=True)
-            run_sync(system.data_dir, full)
-            assert differences(got, listing(full)) == [], step
+            assert_same_as_full(system, path, tmp_path / "prop")
     finally:
         system.close()
 

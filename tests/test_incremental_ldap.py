@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from incremental_support import differences, listing, run_types
+from incremental_support import assert_same_as_full as same_as_full
+from incremental_support import run_types, sync_once
 
 from pybaton.c1z import C1ZFile
 from pybaton.connectors.ldap import LdapConfig, LdapConnector
-from pybaton.sync import SyncOptions, sync
 from pybaton.testing.servers import SlapdServer
 from pybaton.testing.slapd_syncprov import SyncprovSlapdServer
 
@@ -135,18 +135,11 @@ STEPS = {
 
 
 def synced(directory: Directory, path: Path, incremental: bool) -> None:
-    connector = directory.connector()
-    try:
-        sync(connector, path, SyncOptions(incremental=incremental))
-    finally:
-        connector.close()
+    sync_once(directory.connector, path, incremental=incremental)
 
 
 def assert_same_as_full(directory: Directory, path: Path, scratch: Path) -> None:
-    full = scratch / "fresh-full.c1z"
-    full.unlink(missing_ok=True)
-    synced(directory, full, incremental=False)
-    assert differences(listing(path), listing(full)) == []
+    same_as_full(directory.connector, path, scratch)
 
 
 def upserted_resources(path: Path) -> set[str]:

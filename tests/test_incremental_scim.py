@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from incremental_support import differences, listing, run_types
+from incremental_support import assert_same_as_full, run_types, sync_once
 
 from pybaton.connectors.scim import ScimConfig, ScimConnector
 from pybaton.connectors.scim.client import GROUP_SCHEMA, USER_SCHEMA
-from pybaton.sync import SyncOptions, sync
 from pybaton.testing.servers import ScimServer
 
 pytestmark = [pytest.mark.servers, pytest.mark.xdist_group("scim")]
@@ -63,11 +62,7 @@ class Service:
 
 
 def synced(service: Service, path: Path, incremental: bool) -> None:
-    connector = service.connector()
-    try:
-        sync(connector, path, SyncOptions(incremental=incremental))
-    finally:
-        connector.close()
+    sync_once(service.connector, path, incremental=incremental)
 
 
 def test_each_kind_of_change_equals_a_full_sync(scim_server: ScimServer, tmp_path: Path) -> None:
@@ -92,7 +87,4 @@ def test_each_kind_of_change_equals_a_full_sync(scim_server: ScimServer, tmp_pat
         step()
         synced(service, path, incremental=True)
         assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
-        full = tmp_path / "full.c1z"
-        full.unlink(missing_ok=True)
-        synced(service, full, incremental=False)
-        assert differences(listing(path), listing(full)) == [], steps.index(step)
+        assert_same_as_full(service.connector, path, tmp_path)

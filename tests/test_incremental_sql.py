@@ -9,11 +9,10 @@ import pytest
 
 pytest.importorskip("cel")
 
-from incremental_support import differences, listing, run_types
+from incremental_support import assert_same_as_full, run_types, sync_once
 from sql_support import connector
 
 from pybaton.errors import ConfigError
-from pybaton.sync import SyncOptions, sync
 
 SCHEMA = """
 create table users (id integer primary key, username text unique not null, full_name text);
@@ -132,11 +131,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
 
 
 def synced(config: Path, out: Path, incremental: bool) -> None:
-    conn = connector(config)
-    try:
-        sync(conn, out, SyncOptions(incremental=incremental))
-    finally:
-        conn.close()
+    sync_once(lambda: connector(config), out, incremental=incremental)
 
 
 def test_changes_query_gives_the_same_as_a_full_sync(world: tuple[Path, Path], tmp_path: Path) -> None:
@@ -148,10 +143,7 @@ def test_changes_query_gives_the_same_as_a_full_sync(world: tuple[Path, Path], t
             conn.executescript(change)
         synced(config, path, incremental=True)
         assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
-        full = tmp_path / "full.c1z"
-        full.unlink(missing_ok=True)
-        synced(config, full, incremental=False)
-        assert differences(listing(path), listing(full)) == [], change
+        assert_same_as_full(lambda: connector(config), path, tmp_path)
 
 
 def test_changes_needs_cursor_pagination(world: tuple[Path, Path], tmp_path: Path) -> None:
