@@ -12,6 +12,7 @@ import pytest
 from provision_helpers import Cli
 from reconcile_support import WorkspaceDir, audit, demo_pair, demo_rows
 
+from pybaton.c1z import C1ZFile
 from pybaton.reconcile.plan import Action, Kind, Plan
 from pybaton.reconcile.watch import only_touched
 
@@ -73,3 +74,21 @@ def test_only_touched_keeps_actions_about_changed_accounts_and_their_identities(
     plan = Plan(workspace="w", created_at="now", basis={}, actions=actions)
     kept = only_touched(plan, {"hr/user:ada", "app/user:cy", "app/user:dan"})
     assert [a.target for a in kept.actions] == ["group:eng:member:user:ada", "app:x:read", "user:dan"]
+
+
+def run_types(path: Path) -> list[str]:
+    with C1ZFile.open(path) as c1z:
+        return [r.sync_type for r in c1z.sync_runs()]
+
+
+def test_workspace_system_marked_incremental_syncs_incrementally(tmp_path: Path, cli: Cli) -> None:
+    ws = demo_pair(tmp_path, {"leavers": [{"name": "leavers"}]}, cli)
+    ws.workspace["systems"]["hr"]["incremental"] = True
+    ws.write()
+    ws.ok("workspace", "sync")
+    set_status(ws.root / "hr-db", "ada.lovelace", "disabled")
+    ws.ok("workspace", "sync")
+    assert run_types(ws.data_dir / "hr.c1z") == ["full", "partial_upserts", "partial_deletions", "full"]
+    assert run_types(ws.data_dir / "app.c1z") == ["full", "full"]
+    leavers = [a for a in ws.plan()["actions"] if "ada.lovelace" in a["target"]]
+    assert leavers and {a["kind"] for a in leavers} == {"revoke"}
