@@ -35,6 +35,8 @@ def encode(stamp: str) -> str:
 
 
 STAMPS = ("entryCSN", "modifyTimestamp")
+# What a change scan reads: the stamps, and what tells which groups name an entry (memberUid, primary group).
+SCAN_ATTRIBUTES = (*STAMPS, "uid", "gidNumber")
 
 
 def decode(cursor: str) -> str:
@@ -71,13 +73,6 @@ def search(ctx: LdapContext, kind: str, kind_filter: str, narrower: str = "",
     return list(ctx.client.all(Search(ctx.config.search_base(kind), wanted, "sub", tuple(attributes))))
 
 
-def since_filter(since: str) -> str:
-    if since == EPOCH:
-        return ""
-    attribute = "entryCSN" if "#" in since else "modifyTimestamp"
-    return f"({attribute}>={escape_filter_chars(since)})"
-
-
 def naming(member_attributes: Sequence[str], principals: Sequence[Entry]) -> str:
     """A filter matching entries whose member attributes name any of ``principals``."""
     terms: list[str] = []
@@ -96,6 +91,7 @@ def naming(member_attributes: Sequence[str], principals: Sequence[Entry]) -> str
 __all__ = [
     "EPOCH",
     "MAX_REFERENCED",
+    "SCAN_ATTRIBUTES",
     "STAMPS",
     "at_or_after",
     "decode",
@@ -103,6 +99,5 @@ __all__ = [
     "naming",
     "newest",
     "search",
-    "since_filter",
     "stamp_of",
 ]

@@ -86,7 +86,8 @@ class EntrySyncer(ResourceSyncer):
 
     def changes(self, cursor: str) -> Changes:
         since = changelib.decode(cursor)
-        scan = changelib.search(self.ctx, self.kind, self.search_filter())
+        scan = changelib.search(self.ctx, self.kind, self.search_filter(), "", changelib.SCAN_ATTRIBUTES)
+        self.ctx.scans[self.kind] = scan
         present = {e.id for e in scan}
         changed = {e.id for e in scan if changelib.at_or_after(changelib.stamp_of(e), since)}
         changed |= self.named_members_changed(since) & present
@@ -139,9 +140,10 @@ class MembershipSyncer(EntrySyncer):
         return page_map(members, page, lambda p: make(MEMBER, p, _nested(p)))
 
     def named_members_changed(self, since: str) -> set[str]:
-        config, narrower = self.ctx.config, changelib.since_filter(since)
-        principals = [*changelib.search(self.ctx, "user", config.user_filter, narrower, ("uid", "gidNumber")),
-                      *changelib.search(self.ctx, "group", config.group_filter, narrower, ("gidNumber",))]
+        principals = [e for kind, kind_filter in (("user", self.ctx.config.user_filter),
+                                                  ("group", self.ctx.config.group_filter))
+                      for e in self._scanned(kind, kind_filter)
+                      if changelib.at_or_after(changelib.stamp_of(e), since)]
         if not principals:
             return set()
         if len(principals) > changelib.MAX_REFERENCED:
@@ -149,6 +151,14 @@ class MembershipSyncer(EntrySyncer):
         else:
             naming = changelib.naming(self.member_attributes, principals)
         return {e.id for e in changelib.search(self.ctx, self.kind, self.search_filter(), naming, ("1.1",))}
+
+    def _scanned(self, kind: str, kind_filter: str) -> list[Entry]:
+        """The entries of ``kind`` this run's change scan found (scanned now if that syncer has not run)."""
+        found = self.ctx.scans.get(kind)
+        if found is None:
+            found = self.ctx.scans[kind] = changelib.search(self.ctx, kind, kind_filter, "",
+                                                            changelib.SCAN_ATTRIBUTES)
+        return found
 
     def _principals(self, rid: resource_pb2.ResourceId, index: DirectoryIndex) -> Sequence[resource_pb2.ResourceId]:
         """Everyone the entry lists, read once while its pages are served."""
