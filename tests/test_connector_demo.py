@@ -182,11 +182,11 @@ def test_people_details(seeded: tuple[DemoConnector, Walk]) -> None:
 
 def test_capabilities(connector: DemoConnector) -> None:
     caps = {s.resource_type.id: set(capabilities_of(s)) for s in connector.syncers()}
-    assert caps["group"] == {"static_entitlements", "get", "grant", "delete_resource"}
-    assert caps["role"] == {"static_entitlements", "get", "grant"}
-    assert caps["app"] == caps["project"] == {"get", "grant"}
-    assert caps["user"] == {"get", "create_account", "delete_resource", "rotate_credentials"}
-    assert caps["api_key"] == {"get", "delete_resource", "rotate_credentials"}
+    assert caps["group"] == {"static_entitlements", "get", "changes", "grant", "delete_resource"}
+    assert caps["role"] == {"static_entitlements", "get", "changes", "grant"}
+    assert caps["app"] == caps["project"] == {"get", "changes", "grant"}
+    assert caps["user"] == {"get", "changes", "create_account", "delete_resource", "rotate_credentials"}
+    assert caps["api_key"] == {"get", "changes", "delete_resource", "rotate_credentials"}
     assert isinstance(syncer(connector, "role"), StaticEntitlements)
 
 

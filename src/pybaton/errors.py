@@ -103,6 +103,10 @@ class UnreachableError(ConnectorError, UserError):
     """The system cannot be reached at all (refused, DNS, TLS): the operator must act."""
 
 
+class CursorExpiredError(ConnectorError):
+    """The system no longer knows a change cursor (log rotated, too old): only a full sync helps."""
+
+
 class FatalError(ConnectorError):
     """Anything that makes continuing pointless; the sync stops and the file is not marked done."""
 

@@ -78,6 +78,9 @@ def prune_runs(target: C1ZFile, keep: int) -> int:
     if kept:
         oldest_start = kept[0].started_at
         doomed += [r for r in runs if r.sync_type != "full" and (r.ended_at or "") < oldest_start]
+    # Diff runs (partial_upserts / partial_deletions) name the full run they apply to: they go with it.
+    gone = {r.sync_id for r in doomed}
+    doomed += [r for r in runs if r.parent_sync_id in gone and r.sync_id not in gone]
     for run in doomed:
         syncs.delete_run(target.conn, run.sync_id)
     return len(doomed)

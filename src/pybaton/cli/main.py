@@ -63,6 +63,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "doctor": ("doctor",),
     "warehouse": ("warehouse", "who-has", "changes"),
     "convert": ("convert",),
+    "events": ("events",),
 }
 
 # Root options that take a value (so the word after them is not the command).

@@ -226,6 +226,10 @@ def reconcile_command(
                                                  "1h); without it (or with --once) one cycle.",
                                                  show_default=False)] = None,
     once: Annotated[bool, typer.Option("--once", help="One cycle, then exit.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="React to changes: incremental sync of a system with "
+                                        "news (event feed, or every --interval), plan and apply for the people "
+                                        "concerned (docs/incremental.md).")] = False,
+    poll: Annotated[float, typer.Option("--poll", help="With --watch: seconds between event-feed polls.")] = 1.0,
     provisioning: ProvisioningOpt = False, dry_run: DryRunOpt = False, allow_large: AllowLargeOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", help="Print each action's result too.")] = False,
     log_level: LogLevelOpt = "warn",
@@ -245,7 +249,15 @@ def reconcile_command(
         typer.echo(line)
         sys.stdout.flush()  # a log collector reading the pipe sees each cycle when it ends
 
-    code = run_loop(ws, policy, options, interval=seconds, emit=emit, report=report, stop=stop)
+    if watch:
+        from pybaton.reconcile.watch import watch_loop
+
+        if poll <= 0:
+            raise UsageError("--poll must be above 0")
+        code = watch_loop(ws, policy, options, interval=seconds or 300.0, poll=poll, emit=emit, report=report,
+                          stop=stop)
+    else:
+        code = run_loop(ws, policy, options, interval=seconds, emit=emit, report=report, stop=stop)
     if code:
         raise typer.Exit(code)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, event_feed_pb2, grant_pb2, resource_pb2
 
 
 @runtime_checkable
@@ -161,6 +161,69 @@ class CredentialRotator(Protocol):
                            credentials: CredentialOptions) -> Sequence[GeneratedCredential]: ...
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What changed in a system since a cursor, for one resource type.
+
+    ``resources`` are new or changed resources of the syncer's type: the engine
+    re-reads their entitlements and grants (so a rename reaches the copies of the
+    resource embedded in them, and a membership change needs no more than the
+    group reported here). ``deleted_resources`` go with their entitlements, their
+    grants and the grants they held. ``entitlements``/``grants`` and the
+    ``deleted_*`` ids are for systems that know finer changes. ``present``, when
+    given, is the id of every resource of the type that exists now (an id-only
+    scan, for systems that cannot report deletions): the others are deleted.
+    ``cursor`` is where the next call starts; ``has_more`` asks the engine to call
+    again at once.
+    """
+
+    cursor: str
+    resources: Sequence[resource_pb2.Resource] = ()
+    deleted_resources: Sequence[resource_pb2.ResourceId] = ()
+    entitlements: Sequence[entitlement_pb2.Entitlement] = ()
+    deleted_entitlements: Sequence[str] = ()
+    grants: Sequence[grant_pb2.Grant] = ()
+    deleted_grants: Sequence[str] = ()
+    present: Sequence[str] | None = None
+    has_more: bool = False
+
+
+@runtime_checkable
+class ChangeLister(Protocol):
+    """List changes since a cursor: enables ``pybaton sync --incremental``.
+
+    :meth:`current_cursor` is asked at the *start* of a full sync, so a change
+    made while the sync reads is listed again by the next incremental run
+    (replaying a change is harmless: the engine re-reads what it names).
+    :meth:`changes` raises :class:`pybaton.errors.CursorExpiredError` when the
+    system no longer knows the cursor; the engine then does a full sync.
+    """
+
+    def current_cursor(self) -> str: ...
+
+    def changes(self, cursor: str) -> Changes: ...
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of a feed: Baton ``Event`` messages and the cursor after them."""
+
+    events: Sequence[event_feed_pb2.Event]
+    cursor: str
+    has_more: bool = False
+
+
+@runtime_checkable
+class EventFeed(Protocol):
+    """Baton's ``ListEvents``: grant, revoke, resource change and usage events after a cursor.
+
+    An empty cursor starts at the oldest event the system keeps. Implemented by
+    the connector (not a syncer): one feed per system.
+    """
+
+    def list_events(self, cursor: str, page_size: int = 100) -> EventPage: ...
+
+
 PROVISIONING_CAPABILITIES: dict[str, type] = {
     "grant": Granter,
     "create_account": AccountCreator,
@@ -176,5 +239,7 @@ def capabilities_of(syncer: object) -> list[str]:
         names.append("static_entitlements")
     if isinstance(syncer, ResourceGetter):
         names.append("get")
+    if isinstance(syncer, ChangeLister):
+        names.append("changes")
     names.extend(name for name, proto in PROVISIONING_CAPABILITIES.items() if isinstance(syncer, proto))
     return names

@@ -20,6 +20,7 @@ from pybaton.connector.capabilities import (
     AccountCreationSchema,
     AccountCreator,
     CredentialRotator,
+    EventFeed,
     Granter,
     ResourceDeleter,
     ResourceGetter,
@@ -76,7 +77,10 @@ def account_creation_schema(syncers: Iterable[ResourceSyncer]) -> connector_pb2.
 def capabilities_document(connector: Connector[Any]) -> dict[str, Any]:
     """What the ``capabilities`` command prints (protojson field names, enum names)."""
     syncers = connector.syncers()
-    doc = json_format.MessageToDict(connector_capabilities(syncers))
+    caps = connector_capabilities(syncers)
+    if isinstance(connector, EventFeed):
+        caps.connector_capabilities.append(connector_pb2.CAPABILITY_EVENT_FEED_V2)
+    doc = json_format.MessageToDict(caps)
     schema = account_creation_schema(syncers)
     if schema is not None:
         doc["accountCreationSchema"] = json_format.MessageToDict(schema)

@@ -57,6 +57,7 @@ def ensure_registered() -> None:
     from pybaton.pb.c1.connector.v2 import asset_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import connector_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import entitlement_pb2  # noqa: F401
+    from pybaton.pb.c1.connector.v2 import event_feed_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import grant_pb2  # noqa: F401
     from pybaton.pb.c1.connector.v2 import resource_pb2  # noqa: F401
     from pybaton.pb.c1.reader.v2 import entitlement_pb2  # noqa: F401

@@ -49,22 +49,28 @@ def describe_error(exc: BaseException) -> str:
     return text if isinstance(exc, PyBatonError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
-def _run_sync(ws: Workspace, name: str, progress: Progress | None) -> SyncResult:
+def _run_sync(ws: Workspace, name: str, progress: Progress | None, incremental: bool | None = None) -> SyncResult:
     ws.data_dir.mkdir(parents=True, exist_ok=True)
     if ws.system(name).command is not None:
         return sync_external(ws.external_entry(name), ws.c1z(name))
     connector = ws.connector(name)
     try:
-        return sync(connector, ws.c1z(name), SyncOptions(keep_syncs=ws.spec.keep_syncs), progress)
+        options = SyncOptions(keep_syncs=ws.spec.keep_syncs,
+                              incremental=ws.system(name).incremental if incremental is None else incremental)
+        return sync(connector, ws.c1z(name), options, progress)
     finally:
         connector.close()
 
 
-def sync_system(ws: Workspace, name: str, progress: Progress | None = None) -> SystemSync:
-    """Sync one system; any failure is returned (redacted), never raised, so the others go on."""
+def sync_system(ws: Workspace, name: str, progress: Progress | None = None, *,
+                incremental: bool | None = None) -> SystemSync:
+    """Sync one system; any failure is returned (redacted), never raised, so the others go on.
+
+    ``incremental`` overrides the system's ``incremental`` setting (``reconcile --watch`` asks for it).
+    """
     started = time.monotonic()
     try:
-        result = _run_sync(ws, name, progress)
+        result = _run_sync(ws, name, progress, incremental)
     except Exception as exc:  # one system's failure must not stop the others
         error = ws.redactor()(describe_error(exc))
         log.warning("sync of %s failed: %s", name, error)

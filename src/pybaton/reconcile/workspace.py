@@ -71,6 +71,8 @@ class SystemSpec(_Section):
     storage_engine: Literal["sqlite"] | None = None
     identity_provider: bool = False
     read_only: bool = Field(default=False, description="plan for it, but never write to it")
+    incremental: bool = Field(default=False, description="sync only what changed since the last full sync "
+                                                         "(docs/incremental.md)")
     attributes: dict[str, str] = Field(default_factory=dict, description="identity attribute → profile key "
                                                                          "(identity providers)")
     protected: list[str] = Field(default_factory=list, description="entitlement ids (glob patterns) never revoked")

@@ -51,7 +51,8 @@ def summary_lines(name: str, result: SyncResult) -> list[str]:
     """What an operator wants after a sync: how much, how long, resumed or not, anything suspicious."""
     stats = result.stats
     how = "resumed and finished" if result.resumed else "finished"
-    lines = [f"sync of {name} {how} in {result.seconds:.1f}s: {result.path} (sync {result.sync_id})",
+    kind = "sync" if result.changes is None else f"incremental sync ({result.changes} changed objects)"
+    lines = [f"{kind} of {name} {how} in {result.seconds:.1f}s: {result.path} (sync {result.sync_id})",
              f"  {stats.get('resources', 0)} resources, {stats.get('entitlements', 0)} entitlements, "
              f"{stats.get('grants', 0)} grants"]
     by_type: dict[str, dict[str, int]] = stats.get("resources_by_resource_type", {})
@@ -72,6 +73,7 @@ def run_sync(inv: Invocation, connector: Connector[Any]) -> int:
         workers=sync_flags.workers, page_size=sync_flags.page_size,
         skip_entitlements_and_grants=sync_flags.skip_entitlements_and_grants, skip_grants=sync_flags.skip_grants,
         sync_resources=tuple(sync_flags.sync_resources), sync_resource_types=tuple(sync_flags.sync_resource_types),
+        incremental=sync_flags.incremental,
     )
     progress = progress_for(sys.stderr, log_format=runtime.log_format)
     result = sync(connector, runtime.file, options, progress)

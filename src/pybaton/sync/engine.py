@@ -26,7 +26,7 @@ from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, syncs
 from pybaton.c1z.committer import Committer
 from pybaton.c1z.merge import prune_runs
 from pybaton.connector.base import Connector, ResourceSyncer
-from pybaton.connector.capabilities import ResourceGetter, StaticEntitlements
+from pybaton.connector.capabilities import ChangeLister, ResourceGetter, StaticEntitlements
 from pybaton.connector.pagination import Page, PageToken
 from pybaton.errors import C1ZError, C1ZFormatError, FatalError, UserError
 from pybaton.model import annotations as ann
@@ -56,6 +56,8 @@ class SyncResult:
     resumed: bool
     seconds: float
     integrity: list[integrity.Violation] = field(default_factory=list)
+    # For an incremental run: how many changed objects the connector reported (None: a full run).
+    changes: int | None = None
 
 
 def work_dir_for(path: Path) -> Path:
@@ -90,7 +92,7 @@ def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | Non
         with _locked(workdir):
             c1z = _open_work(path, workdir)
             try:
-                result = SyncEngine(connector, c1z, options, progress or LogProgress()).run()
+                result = _engine_for(connector, c1z, options, progress or LogProgress()).run()
             finally:
                 c1z.close(discard_workdir=False)
     except BaseException:
@@ -99,6 +101,14 @@ def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | Non
         raise
     shutil.rmtree(workdir, ignore_errors=True)
     return result
+
+
+def _engine_for(connector: Connector[Any], c1z: C1ZFile, options: SyncOptions, progress: Progress) -> SyncEngine:
+    if options.incremental and not options.partial:
+        from pybaton.sync.incremental import IncrementalSync
+
+        return IncrementalSync(connector, c1z, options, progress)
+    return SyncEngine(connector, c1z, options, progress)
 
 
 def _open_work(path: Path, workdir: Path) -> C1ZFile:
@@ -173,7 +183,7 @@ class SyncEngine:
             log.warning("integrity: %s", conflict)
         with self.writer.transaction():
             syncs.end_run(self.c1z.conn, run.sync_id, stats)
-            syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done").to_token())
+            syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done", cursors=self.state.cursors).to_token())
             if not conflicts:  # Go's verification marker: set only when its invariants hold
                 syncs.mark_ingest_verified(self.c1z.conn, run.sync_id)
         self._cleanup_old_syncs()
@@ -192,10 +202,18 @@ class SyncEngine:
             log.warning("discarding unfinished sync %s (not resumable with these options)", unfinished.sync_id)
             with _transaction(conn):
                 syncs.delete_run(conn, unfinished.sync_id)
+        if wanted == "full":
+            self.state.cursors = self._current_cursors()
         with _transaction(conn):
             run = syncs.start_run(conn, wanted)
             syncs.checkpoint(conn, run.sync_id, self.state.to_token())
         return run, False
+
+    def _current_cursors(self) -> dict[str, str]:
+        """Change cursors taken before a full run reads anything (changes made meanwhile are listed again)."""
+        return {t: call_with_retry(s.current_cursor, what=f"change cursor of {t}", policy=self.options.retry,
+                                   on_not_found=str)
+                for t, s in self._syncers.items() if isinstance(s, ChangeLister)}
 
     def _cleanup_old_syncs(self) -> None:
         with self.writer.transaction():

@@ -40,6 +40,8 @@ class SyncOptions:
     batch_rows: int = 20000
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     keep_syncs: int = field(default_factory=_keep_default)
+    # Ask the connector only for what changed since the last full run (pybaton.sync.incremental).
+    incremental: bool = False
 
     @property
     def partial(self) -> bool:

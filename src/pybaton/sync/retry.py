@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from pybaton.errors import (
     AuthenticationError,
+    CursorExpiredError,
     FatalError,
     NotFoundError,
     PyBatonError,
@@ -62,7 +63,7 @@ def call_with_retry(fn: Callable[[], T], *, what: str, policy: RetryPolicy, on_n
         except NotFoundError as exc:
             log.warning("%s: not found (%s); skipping", what, exc)
             return on_not_found()
-        except UserError:
+        except (UserError, CursorExpiredError):
             raise
         except PyBatonError as exc:
             raise SyncCallError(f"{what}: {exc}") from exc

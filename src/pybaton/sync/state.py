@@ -45,6 +45,9 @@ class SyncState:
     queue: list[ListTask] = field(default_factory=list)
     scan: ScanState = field(default_factory=ScanState)
     expansion: dict[str, Any] = field(default_factory=dict)
+    # Change cursors (resource type -> cursor) taken when the run started: where the next
+    # incremental sync asks from. Kept in the finished run's token (see docs/incremental.md).
+    cursors: dict[str, str] = field(default_factory=dict)
 
     def to_token(self) -> str:
         raw = asdict(self)
@@ -69,4 +72,5 @@ class SyncState:
             scan=ScanState(watermark=int(scan.get("watermark", 0)), done=list(scan.get("done") or []),
                            tokens=dict(scan.get("tokens") or {})),
             expansion=dict(raw.get("expansion") or {}),
+            cursors={str(k): str(v) for k, v in (raw.get("cursors") or {}).items()},
         )

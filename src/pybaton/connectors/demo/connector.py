@@ -17,6 +17,8 @@ from pathlib import Path
 from pydantic import Field
 
 from pybaton.connector import Connector, ConnectorConfig, ConnectorMetadata
+from pybaton.connector.capabilities import EventPage
+from pybaton.connectors.demo import events
 from pybaton.connectors.demo.store import DemoStore
 from pybaton.connectors.demo.syncers import DemoSyncer, all_syncers
 
@@ -69,6 +71,10 @@ class DemoConnector(Connector[DemoConfig]):
         if self._syncers is None:
             self._syncers = all_syncers(self.store, self.config.max_page_size)
         return self._syncers
+
+    def list_events(self, cursor: str, page_size: int = 100) -> EventPage:
+        """Baton's ``ListEvents`` over the database's change log (see :mod:`.events`)."""
+        return events.list_events(self.store, cursor, page_size)
 
     def validate(self) -> None:
         """Opening the store is the whole check: it creates and seeds the database if needed."""

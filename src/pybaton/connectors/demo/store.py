@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pybaton.connectors.demo import credentials, seed
+from pybaton.connectors.demo import changelog, credentials, seed
 
 SCHEMA_VERSION = "1"
 DB_NAME = "acme.sqlite"
@@ -107,6 +107,7 @@ class DemoStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            changelog.install(conn, TABLES)
             seeded = conn.execute("select value from meta where key = 'schema'").fetchone()
             if seeded is not None and not reset:
                 return
@@ -161,6 +162,23 @@ class DemoStore:
                 where a.resource_type = 'group' and a.slug = 'member' and a.principal_type = 'group')
             select 1 from inside where id = ?""", (outer, inner))
         return row is not None
+
+    def change_cursor(self) -> str:
+        with self._lock:
+            return changelog.head(self._conn)
+
+    def changed_since(self, resource_type: str, cursor: str) -> tuple[list[str], str]:
+        """Ids of ``resource_type`` changed after ``cursor`` (see :mod:`changelog`), and the new cursor."""
+        with self._lock:
+            return changelog.changed_since(self._conn, resource_type, cursor)
+
+    def change_entries(self, cursor: str, limit: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return changelog.entries(self._conn, cursor, limit)
+
+    def trim_changelog(self, upto: int) -> None:
+        with self._write() as conn:
+            changelog.trim(conn, upto)
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import ClassVar
 from pybaton import model
 from pybaton.connector import (
     AccountInfo,
+    Changes,
     CreateAccountResult,
     CreateAccountStatus,
     CredentialOptions,
@@ -113,6 +114,17 @@ class DemoSyncer(ResourceSyncer):
             return None
         row = self.store.get(resource_id.resource_type, resource_id.resource)
         return None if row is None else self.build(row)
+
+    def current_cursor(self) -> str:
+        return self.store.change_cursor()
+
+    def changes(self, cursor: str) -> Changes:
+        """Resources of this type the change log names since ``cursor``: re-read, or gone."""
+        ids, after = self.store.changed_since(self.resource_type.id, cursor)
+        rows = {i: self.store.get(self.resource_type.id, i) for i in ids}
+        return Changes(after, resources=[self.build(r) for r in rows.values() if r is not None],
+                       deleted_resources=[model.resource_id(self.resource_type.id, i)
+                                          for i, r in rows.items() if r is None])
 
     def grants(self, resource: resource_pb2.Resource, page: PageToken) -> Page[grant_pb2.Grant]:
         size = self._size(page)

@@ -13,8 +13,10 @@ from typing import ClassVar
 
 from pybaton import model
 from pybaton.connector import Page, PageToken, ResourceSyncer
+from pybaton.connector.capabilities import Changes
 from pybaton.connectors.entitlements import static_entitlement
 from pybaton.connectors.grants import GrantMaker
+from pybaton.connectors.ldap import changes as changelib
 from pybaton.connectors.ldap import directory, writers
 from pybaton.connectors.ldap import dn as dnlib
 from pybaton.connectors.ldap.client import Entry, Search
@@ -77,6 +79,27 @@ class EntrySyncer(ResourceSyncer):
             return None
         return self.build(entry, self.ctx.index.get() if self.ctx.config.org_units else None)
 
+    # -- changes (sync --incremental; see .changes) -----------------------------------------------
+
+    def current_cursor(self) -> str:
+        scan = changelib.search(self.ctx, self.kind, self.search_filter())
+        return changelib.encode(changelib.newest(scan, changelib.EPOCH))
+
+    def changes(self, cursor: str) -> Changes:
+        since = changelib.decode(cursor)
+        scan = changelib.search(self.ctx, self.kind, self.search_filter(), "", changelib.SCAN_ATTRIBUTES)
+        self.ctx.scans[self.kind] = scan
+        present = {e.id for e in scan}
+        changed = {e.id for e in scan if changelib.at_or_after(changelib.stamp_of(e), since)}
+        changed |= self.named_members_changed(since) & present
+        found = (self.get(model.resource_id(self.resource_type.id, i)) for i in sorted(changed))
+        return Changes(changelib.encode(changelib.newest(scan, since)), resources=[r for r in found if r is not None],
+                       present=sorted(present))
+
+    def named_members_changed(self, since: str) -> set[str]:
+        """Entries of this kind whose grants changed because a principal they name changed."""
+        return set()
+
     def _matches(self, entry: Entry) -> bool:
         """Whether a directly read entry is of this kind (re-checked with the kind's filter on the server)."""
         search = Search(entry.dn, directory.kind_filter(self.ctx.config, self.search_filter()), "base", ("1.1",))
@@ -116,6 +139,27 @@ class MembershipSyncer(EntrySyncer):
         members = self._members.rows(rid.resource, index, lambda: self._principals(rid, index))
         make = GrantMaker(rid)
         return page_map(members, page, lambda p: make(MEMBER, p, _nested(p)))
+
+    def named_members_changed(self, since: str) -> set[str]:
+        principals = [e for kind, kind_filter in (("user", self.ctx.config.user_filter),
+                                                  ("group", self.ctx.config.group_filter))
+                      for e in self._scanned(kind, kind_filter)
+                      if changelib.at_or_after(changelib.stamp_of(e), since)]
+        if not principals:
+            return set()
+        if len(principals) > changelib.MAX_REFERENCED:
+            naming = ""
+        else:
+            naming = changelib.naming(self.member_attributes, principals)
+        return {e.id for e in changelib.search(self.ctx, self.kind, self.search_filter(), naming, ("1.1",))}
+
+    def _scanned(self, kind: str, kind_filter: str) -> list[Entry]:
+        """The entries of ``kind`` this run's change scan found (scanned now if that syncer has not run)."""
+        found = self.ctx.scans.get(kind)
+        if found is None:
+            found = self.ctx.scans[kind] = changelib.search(self.ctx, kind, kind_filter, "",
+                                                            changelib.SCAN_ATTRIBUTES)
+        return found
 
     def _principals(self, rid: resource_pb2.ResourceId, index: DirectoryIndex) -> Sequence[resource_pb2.ResourceId]:
         """Everyone the entry lists, read once while its pages are served."""

@@ -36,6 +36,7 @@ from pybaton.connector import (
 from pybaton.connector.http import HttpConflictError
 from pybaton.connector.passwords import generate_password
 from pybaton.connectors.entitlements import static_entitlement
+from pybaton.connectors.scim.changes import ScimChanges
 from pybaton.connectors.scim.client import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimClient
 from pybaton.errors import ProvisioningError
 from pybaton.pb.c1.connector.v2 import (
@@ -111,7 +112,7 @@ def group_resource(group: Mapping[str, Any]) -> resource_pb2.Resource:
                           traits=[model.group_trait(profile)])
 
 
-class ScimSyncer(ResourceSyncer):
+class ScimSyncer(ScimChanges, ResourceSyncer):
     """What both types share: paged listing and targeted ``get`` through one :class:`ScimClient`."""
 
     scim_type: ClassVar[str] = ""

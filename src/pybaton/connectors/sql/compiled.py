@@ -32,6 +32,28 @@ from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, resource_pb
 _TRAIT_NAMES = ("user", "group", "role", "app", "secret")
 
 
+@dataclass(frozen=True)
+class ChangesSpec:
+    """The compiled ``changes:`` section (pybaton's extension; see :class:`cfg.ChangesQuery`)."""
+
+    query: SqlQuery
+    vars: VarSet
+    primary_key: str
+    deleted: str = ""
+    head: SqlQuery | None = None
+
+    @classmethod
+    def compile(cls, scope: Scope, raw: cfg.ChangesQuery) -> ChangesSpec:
+        if raw.pagination is None or raw.pagination.strategy != "cursor":
+            scope.problem("needs pagination with strategy cursor (primary_key: the change position column)",
+                          "pagination")
+        variables = scope.vars(raw.vars, "vars", names=())
+        query = scope.query(raw.query, "query", pagination=raw.pagination, provided=variables.names)
+        head = scope.query(raw.head, "head", pagination=None, provided=variables.names) if raw.head else None
+        key = raw.pagination.primary_key if raw.pagination is not None else ""
+        return cls(query, variables, key, raw.deleted, head)
+
+
 @dataclass
 class TypeSpec:
     """Everything about one resource type, compiled."""
@@ -43,6 +65,7 @@ class TypeSpec:
     resources: ResourceBuilder | None = None
     entitlements: EntitlementsBuilder | None = None
     grants: list[GrantsQueryBuilder] = field(default_factory=list)
+    changes: ChangesSpec | None = None
     writes: dict[str, EntitlementWrites] = field(default_factory=dict)
     accounts: AccountProvisioner | None = None
     rotation: CredentialRotatorSpec | None = None
@@ -93,6 +116,8 @@ def _compile_type(scope: Scope, spec: TypeSpec, rt: cfg.ResourceType, ents: Enti
         spec.list_query = listing.query(rt.list_.query, "query", pagination=rt.list_.pagination,
                                         provided=spec.list_vars.names)
         spec.resources = ResourceBuilder(listing.at("map"), spec.type_id, rt.list_.map)
+    if rt.changes is not None:
+        spec.changes = ChangesSpec.compile(scope.at("changes"), rt.changes)
     spec.entitlements = EntitlementsBuilder(scope, rt, ents)
     spec.grants = [GrantsQueryBuilder.compile(scope.at("grants", i), g) for i, g in enumerate(rt.grants)]
     mappings = [("static_entitlements", i, m) for i, m in enumerate(rt.static_entitlements)]

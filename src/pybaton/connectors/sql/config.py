@@ -257,6 +257,22 @@ class CredentialRotation(Model):
     update: AccountQueries | None = None
 
 
+class ChangesQuery(Model):
+    """pybaton's extension (Go's baton-sql ignores it): what changed since a cursor, for ``--incremental``.
+
+    ``query`` returns the list query's columns for every resource changed after
+    ``?<Cursor>`` (cursor pagination on ``pagination.primary_key``, e.g. a change
+    sequence), ``deleted`` names a column that is true for a resource gone, and
+    ``head`` (optional) returns the newest position as its first column.
+    """
+
+    vars: TextMap = {}
+    query: Text = ""
+    pagination: Pagination | None = None
+    deleted: Text = ""
+    head: Text = ""
+
+
 class ResourceType(Model):
     name: Text = ""
     description: Text = ""
@@ -267,6 +283,7 @@ class ResourceType(Model):
     skip_entitlements_and_grants: bool = False
     account_provisioning: AccountProvisioning | None = None
     credential_rotation: CredentialRotation | None = None
+    changes: ChangesQuery | None = None
 
 
 class ActionArgument(Model):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pybaton.connector.base import ResourceSyncer
 from pybaton.connector.capabilities import (
     AccountInfo,
+    Changes,
     CreateAccountResult,
     CredentialOptions,
     GeneratedCredential,
@@ -22,6 +23,7 @@ from pybaton.connector.capabilities import (
 from pybaton.connector.pagination import Page, PageToken
 from pybaton.connectors.sql.compiled import TypeSpec
 from pybaton.connectors.sql.mapping import resource_env
+from pybaton.connectors.sql.paging import encode_cursor
 from pybaton.connectors.sql.provisioning import EntitlementProvisioner
 from pybaton.connectors.sql.queries import QueryRunner
 from pybaton.errors import FatalError
@@ -124,6 +126,41 @@ class CredentialRotatorMixin:
         return self.spec.rotation.rotate(self.runner, resource_id, credentials)
 
 
+class ChangesMixin:
+    """``changes:`` (pybaton's extension): rows changed after a cursor, mapped like the list query's."""
+
+    spec: TypeSpec
+    runner: QueryRunner
+
+    def current_cursor(self) -> str:
+        changes = self.spec.changes
+        assert changes is not None
+        if changes.head is not None:
+            rows = self.runner.rows(changes.head, changes.vars.values({}))
+            first = next(iter(rows[0].values()), None) if rows else None
+            return encode_cursor(first) if first is not None else ""
+        cursor = ""
+        while True:  # no head query: read the log to its end once
+            found = self.changes(cursor)
+            cursor = found.cursor
+            if not found.has_more:
+                return cursor
+
+    def changes(self, cursor: str) -> Changes:
+        changes, builder = self.spec.changes, self.spec.resources
+        assert changes is not None and builder is not None
+        page = self.runner.page(changes.query, changes.vars.values({}), cursor, 0)
+        gone = [row for row in page.rows if changes.deleted and _truthy(row.get(changes.deleted))]
+        kept = [row for row in page.rows if not (changes.deleted and _truthy(row.get(changes.deleted)))]
+        after = page.next_token or (encode_cursor(page.rows[-1][changes.primary_key]) if page.rows else cursor)
+        return Changes(after, resources=[builder.build(row) for row in kept],
+                       deleted_resources=[builder.build(row).id for row in gone], has_more=bool(page.next_token))
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, 0, False, "", "0", "false", "f", "FALSE")
+
+
 def syncer_for(spec: TypeSpec, runner: QueryRunner) -> SqlResourceSyncer:
     """A syncer of ``spec``'s type whose class has exactly the capabilities its config defines."""
     mixins: list[type] = []
@@ -133,6 +170,8 @@ def syncer_for(spec: TypeSpec, runner: QueryRunner) -> SqlResourceSyncer:
         mixins.append(AccountCreatorMixin)
     if spec.rotation is not None:
         mixins.append(CredentialRotatorMixin)
+    if spec.changes is not None and spec.resources is not None:
+        mixins.append(ChangesMixin)
     name = "SqlSyncer_" + "".join(ch if ch.isalnum() else "_" for ch in spec.type_id)
     cls: type[SqlResourceSyncer] = type(name, (*mixins, SqlResourceSyncer), {"resource_type": spec.message})
     syncer = cls(spec, runner)

@@ -1,0 +1,388 @@
+"""Incremental sync: ask the connector what changed, compact it onto the last full run.
+
+One run writes three sync runs into the working copy, the way Baton's diff
+syncs and compactor lay them out:
+
+- a ``partial_upserts`` run: the resources the connector reported changed, each
+  with its entitlements and grants re-read, plus any finer upserts it reported;
+- a ``partial_deletions`` run: the rows of the previous full run that are gone
+  (deleted resources with their children, their entitlements, the grants on them
+  and the grants they held; entitlements and grants a re-read no longer lists);
+- a new ``full`` run: the previous full run's connector-given rows (derived grants
+  and the sources expansion merged into direct grants taken out), minus the
+  deletions, plus the upserts, then expanded as a full sync expands. It lists
+  what a full sync of the same state lists.
+
+The new change cursors are stored in the new full run's ``sync_token`` only, in
+the transaction that finishes the three runs, and the ``.c1z`` itself is replaced
+(atomically) only after that. A run killed at any point leaves the file as it
+was; the next run finds the unfinished runs in the working copy, drops them and
+asks again from the old cursor: the cursor never passes uncommitted data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from pybaton.c1z import SyncReader, SyncWriter, schema, syncs
+from pybaton.connector.capabilities import ChangeLister, Changes
+from pybaton.errors import CursorExpiredError
+from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from pybaton.sync.engine import SyncEngine, SyncResult, _transaction
+from pybaton.sync.retry import call_with_retry
+from pybaton.sync.state import SyncState
+
+log = logging.getLogger("pybaton.sync")
+
+# The sync_token of the runs an incremental sync writes while it works: not a
+# resumable checkpoint (an interrupted incremental sync starts over from its cursor).
+WORK_TOKEN = json.dumps({"format": "pybaton/incremental-1"})
+_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
+_COPIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets")
+
+
+@dataclass
+class NetChanges:
+    """Changes folded to their net effect: a later report about the same object wins."""
+
+    resources: dict[tuple[str, str], resource_pb2.Resource | None] = field(default_factory=dict)
+    entitlements: dict[str, entitlement_pb2.Entitlement | None] = field(default_factory=dict)
+    grants: dict[str, grant_pb2.Grant | None] = field(default_factory=dict)
+    # resource type -> every id that exists now (from an id-only scan), when the connector gave it
+    present: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, changes: Changes, resource_type: str) -> None:
+        if changes.present is not None:
+            self.present[resource_type] = set(changes.present)
+        for rid in changes.deleted_resources:
+            self.resources[(rid.resource_type, rid.resource)] = None
+        for res in changes.resources:
+            self.resources[(res.id.resource_type, res.id.resource)] = res
+        for eid in changes.deleted_entitlements:
+            self.entitlements[eid] = None
+        for ent in changes.entitlements:
+            self.entitlements[ent.id] = ent
+        for gid in changes.deleted_grants:
+            self.grants[gid] = None
+        for grant in changes.grants:
+            self.grants[grant.id] = grant
+
+    def __len__(self) -> int:
+        return len(self.resources) + len(self.entitlements) + len(self.grants)
+
+
+def is_work_run(run: syncs.SyncRun) -> bool:
+    """A run an interrupted incremental sync left behind (never one to resume)."""
+    return not run.finished and (run.sync_token == WORK_TOKEN or run.sync_type in ("partial_upserts",
+                                                                                   "partial_deletions"))
+
+
+def saved_cursors(run: syncs.SyncRun | None) -> dict[str, str]:
+    """The change cursors a finished full run recorded (none for Go's runs or older files)."""
+    state = SyncState.from_token(run.sync_token) if run is not None else None
+    return dict(state.cursors) if state is not None else {}
+
+
+def grant_is_derived(blob: bytes, entitlement_id: str) -> bool:
+    """Baton's rule: a grant is derived when it has sources and its own entitlement is not one of them."""
+    try:
+        sources = grant_pb2.Grant.FromString(blob).sources.sources
+    except DecodeError:
+        return False
+    return len(sources) > 0 and entitlement_id not in sources
+
+
+def connector_form(blob: bytes, entitlement_id: str) -> bytes | None:
+    """A grant as its connector gave it: None for a derived grant; expansion's merged sources removed."""
+    grant = grant_pb2.Grant.FromString(blob)
+    sources = grant.sources.sources
+    if len(sources) == 0:
+        return blob
+    if entitlement_id not in sources:
+        return None
+    grant.ClearField("sources")
+    return grant.SerializeToString(deterministic=True)
+
+
+def _register_functions(conn: sqlite3.Connection) -> None:
+    conn.create_function("pybaton_derived", 2, lambda data, ent: int(grant_is_derived(bytes(data), ent)),
+                         deterministic=True)
+    conn.create_function("pybaton_connector_form", 2, lambda data, ent: connector_form(bytes(data), ent),
+                         deterministic=True)
+
+
+class IncrementalSync(SyncEngine):
+    """``sync --incremental``: changes since the last full run, compacted into a new full run.
+
+    Falls back to a full sync (saying why, in one line) when there is no full run
+    with saved cursors, the connector cannot list changes, a cursor expired, or an
+    interrupted full sync is waiting to be resumed.
+    """
+
+    def run(self) -> SyncResult:
+        started = time.monotonic()
+        conn = self.c1z.conn
+        self._discard_work_runs()
+        base = syncs.latest_finished(conn, "full")
+        cursors = saved_cursors(base)
+        reason = self._why_not(base, cursors)
+        net: NetChanges | None = None
+        new_cursors: dict[str, str] = {}
+        if reason is None:
+            try:
+                net, new_cursors = self._collect(cursors)
+            except CursorExpiredError as exc:
+                reason = f"the change cursor expired ({exc})"
+        if reason is not None or base is None or net is None:
+            log.warning("incremental sync of %s not possible: %s; doing a full sync",
+                        self.connector.metadata.name, reason)
+            return super().run()
+        return self._apply(base, net, new_cursors, started)
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def _listers(self) -> dict[str, ChangeLister]:
+        return {t: s for t, s in self._syncers.items() if isinstance(s, ChangeLister)}
+
+    def _why_not(self, base: syncs.SyncRun | None, cursors: dict[str, str]) -> str | None:
+        listers = self._listers()
+        unfinished = syncs.latest_unfinished(self.c1z.conn)
+        if unfinished is not None and unfinished.sync_type == "full":
+            return "an interrupted full sync is waiting to be resumed"
+        if not listers:
+            return "the connector cannot list changes"
+        if base is None:
+            return "no previous full sync in the file"
+        missing = sorted(set(listers) - set(cursors))
+        if missing:
+            return f"no saved change cursor for {', '.join(missing)}"
+        return None
+
+    def _discard_work_runs(self) -> None:
+        conn = self.c1z.conn
+        leftovers = [r for r in syncs.list_runs(conn) if is_work_run(r)]
+        if leftovers:
+            log.warning("discarding an interrupted incremental sync (%d runs); asking for the changes again",
+                        len(leftovers))
+            with _transaction(conn):
+                for run in leftovers:
+                    syncs.delete_run(conn, run.sync_id)
+
+    def _collect(self, cursors: dict[str, str]) -> tuple[NetChanges, dict[str, str]]:
+        net = NetChanges()
+        new: dict[str, str] = {}
+        for rtype, lister in self._listers().items():
+            cursor = cursors[rtype]
+            while True:
+                changes = call_with_retry(lambda c=cursor, s=lister: s.changes(c),  # type: ignore[misc]
+                                          what=f"changes of {rtype}", policy=self.options.retry,
+                                          on_not_found=lambda c=cursor: Changes(c))  # type: ignore[misc]
+                net.add(changes, rtype)
+                cursor = changes.cursor
+                if not changes.has_more:
+                    break
+            new[rtype] = cursor
+        log.info("incremental sync: %d changed objects", len(net))
+        return net, new
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _apply(self, base: syncs.SyncRun, net: NetChanges, cursors: dict[str, str], started: float) -> SyncResult:
+        conn = self.c1z.conn
+        _register_functions(conn)
+        with _transaction(conn):
+            upserts = syncs.start_run(conn, "partial_upserts", parent_sync_id=base.sync_id)
+            deletions = syncs.start_run(conn, "partial_deletions", parent_sync_id=base.sync_id)
+            compacted = syncs.start_run(conn, "full")
+            for run in (upserts, deletions, compacted):
+                syncs.checkpoint(conn, run.sync_id, WORK_TOKEN)
+        self.progress.phase("changes")
+        mark_gone(conn, base.sync_id, net)
+        relisted = self._write_upserts(SyncWriter(self.c1z, upserts.sync_id), net,
+                                       holders_of_gone(conn, base.sync_id))
+        self.writer = SyncWriter(self.c1z, deletions.sync_id)
+        with self.writer.transaction():
+            _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net, relisted)
+        self.progress.phase("compaction")
+        self.writer = SyncWriter(self.c1z, compacted.sync_id)
+        with self.writer.transaction():
+            _compact(conn, base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id)
+        violations = self._check_integrity()
+        if self.options.expand and not (self.options.skip_grants or self.options.skip_entitlements_and_grants):
+            from pybaton.sync import expand  # type: ignore[attr-defined,unused-ignore]
+
+            expand.expand_sync(self.c1z, self.writer, {}, max_depth=self.options.expansion_max_depth,
+                               checkpoint=lambda: None, progress=self.progress)
+        self.progress.close()
+        stats = self._finish((upserts, deletions), compacted, cursors)
+        self._cleanup_old_syncs()
+        self.c1z.save()
+        return SyncResult(compacted.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
+                          changes=len(net))
+
+    def _write_upserts(self, writer: SyncWriter, net: NetChanges,
+                       holders: Sequence[resource_pb2.Resource]) -> list[resource_pb2.Resource]:
+        """The ``partial_upserts`` run; returns the resources whose entitlements and grants were re-read.
+
+        Those are the changed resources and ``holders``: unchanged resources that listed a grant to a
+        deleted principal (whether the system still lists it is the system's to say).
+        """
+        writer.put_resource_types([s.resource_type for s in self._syncers.values()])
+        changed = [r for r in net.resources.values() if r is not None and r.id.resource_type in self._syncers]
+        writer.put_resources(changed)
+        keys = {(r.id.resource_type, r.id.resource) for r in changed}
+        relisted = changed + [r for r in holders if (r.id.resource_type, r.id.resource) not in keys
+                              and r.id.resource_type in self._syncers]
+        if not self.options.skip_entitlements_and_grants:
+            writer.put_entitlements(self._reread(relisted, "entitlements"))
+            writer.put_entitlements(e for e in net.entitlements.values() if e is not None)
+            if not self.options.skip_grants:
+                writer.put_grants(self._reread(relisted, "grants"))
+                writer.put_grants(g for g in net.grants.values() if g is not None)
+        self.progress.advance(len(net))
+        return relisted
+
+    def _reread(self, resources: Iterable[resource_pb2.Resource], kind: str) -> Iterator[Any]:
+        """Entitlements or grants of each changed resource, as a full sync lists them (skips honoured)."""
+        skip_urls = self._skip_urls(kind)
+        skip_types = self._skipped_types(kind)
+        pages = self._entitlement_pages if kind == "entitlements" else self._grant_pages
+        never = threading.Event()
+        for res in resources:
+            if res.id.resource_type in skip_types or any(a.type_url in skip_urls for a in res.annotations):
+                continue
+            for page in pages(self._syncers[res.id.resource_type], res, "", never):
+                yield from page.items
+
+    def _finish(self, partials: Iterable[syncs.SyncRun], compacted: syncs.SyncRun,
+                cursors: dict[str, str]) -> dict[str, Any]:
+        conn = self.c1z.conn
+        stats = SyncReader(self.c1z, syncs.get_run(conn, compacted.sync_id)).stats()
+        with _transaction(conn):
+            for run in partials:
+                syncs.end_run(conn, run.sync_id, SyncReader(self.c1z, syncs.get_run(conn, run.sync_id)).stats())
+                syncs.checkpoint(conn, run.sync_id, "")
+            syncs.end_run(conn, compacted.sync_id, stats)
+            syncs.checkpoint(conn, compacted.sync_id, SyncState(phase="done", cursors=cursors).to_token())
+        return stats
+
+
+# -- SQL over the runs --------------------------------------------------------------------------------
+
+
+def _keys_table(conn: sqlite3.Connection, name: str, columns: str, rows: Iterable[tuple[str, ...]]) -> None:
+    conn.execute(f"create temp table if not exists {name} ({columns}, primary key ({columns}))")
+    conn.execute(f"delete from temp.{name}")
+    width = columns.count(",") + 1
+    conn.executemany(f"insert or ignore into temp.{name} values ({', '.join('?' * width)})", rows)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return sorted(schema.columns_of(conn, table) - {"id", "sync_id"})
+
+
+def _copy_rows(conn: sqlite3.Connection, table: str, source: str, target: str, where: str = "1",
+               data: str = "data", args: tuple[Any, ...] = ()) -> None:
+    """Copy rows of run ``source`` matching ``where`` into run ``target`` (``data`` may transform the blob)."""
+    cols = _columns(conn, table)
+    picked = ", ".join(data if c == "data" else c for c in cols)
+    conn.execute(f"insert into {table} ({', '.join(cols)}, sync_id) select {picked}, ? from {table} "
+                 f"where sync_id = ? and ({where}) order by id", (target, source, *args))
+
+
+_NOT_DERIVED = "(instr(data, ?) = 0 or pybaton_derived(data, entitlement_id) = 0)"
+
+
+def mark_gone(conn: sqlite3.Connection, base: str, net: NetChanges) -> None:
+    """``temp.inc_gone``: the resources of ``base`` the changes delete (with their children)."""
+    _keys_table(conn, "inc_gone", "rtype, rid", (k for k, v in net.resources.items() if v is None))
+    # Resources an id-only scan no longer finds are gone too.
+    _keys_table(conn, "inc_present", "rtype, rid", ((t, i) for t, ids in net.present.items() for i in ids))
+    for rtype in net.present:
+        conn.execute("insert or ignore into temp.inc_gone select resource_type_id, substr(external_id, ?) "
+                     "from v1_resources where sync_id = ? and resource_type_id = ? and "
+                     "substr(external_id, ?) not in (select rid from temp.inc_present where rtype = ?)",
+                     (len(rtype) + 2, base, rtype, len(rtype) + 2, rtype))
+    # Children of a deleted resource go with it (a full sync lists them under their parent).
+    conn.execute(
+        "with recursive tree(rtype, rid) as (select rtype, rid from temp.inc_gone union "
+        "select r.resource_type_id, substr(r.external_id, length(r.resource_type_id) + 2) from v1_resources r "
+        "join tree on r.parent_resource_type_id = tree.rtype and r.parent_resource_id = tree.rid "
+        "where r.sync_id = ?) insert or ignore into temp.inc_gone select rtype, rid from tree", (base,))
+
+
+def holders_of_gone(conn: sqlite3.Connection, base: str) -> list[resource_pb2.Resource]:
+    """Resources of ``base`` with grants to a deleted principal: re-read, the system says what they hold now."""
+    return [resource_pb2.Resource.FromString(bytes(blob)) for (blob,) in conn.execute(
+        "select data from v1_resources where sync_id = ? and (resource_type_id, substr(external_id, "
+        "length(resource_type_id) + 2)) in (select distinct resource_type_id, resource_id from v1_grants "
+        "where sync_id = ? and (principal_resource_type_id, principal_resource_id) in "
+        "(select rtype, rid from temp.inc_gone)) and (resource_type_id, substr(external_id, "
+        "length(resource_type_id) + 2)) not in (select rtype, rid from temp.inc_gone) order by id",
+        (base, base))]
+
+
+def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletions: str, net: NetChanges,
+                     relisted: Iterable[resource_pb2.Resource]) -> None:
+    """The rows of ``base`` that the changes remove, copied into the ``partial_deletions`` run.
+
+    Expects :func:`mark_gone`; ``relisted`` are the resources whose entitlements and grants were re-read.
+    """
+    _keys_table(conn, "inc_relisted", "rtype, rid", ((r.id.resource_type, r.id.resource) for r in relisted))
+    _keys_table(conn, "inc_gone_ents", "id", ((k,) for k, v in net.entitlements.items() if v is None))
+    _keys_table(conn, "inc_gone_grants", "id", ((k,) for k, v in net.grants.items() if v is None))
+    kept = "external_id not in (select external_id from {table} where sync_id = ?)"
+    _copy_rows(conn, "v1_resources", base, deletions,
+               "external_id in (select rtype || ':' || rid from temp.inc_gone) and "
+               + kept.format(table="v1_resources"), args=(upserts,))
+    _copy_rows(conn, "v1_entitlements", base, deletions,
+               "((resource_type_id, resource_id) in (select rtype, rid from temp.inc_gone) "
+               "or external_id in (select id from temp.inc_gone_ents) "
+               "or (resource_type_id, resource_id) in (select rtype, rid from temp.inc_relisted)) and "
+               + kept.format(table="v1_entitlements"), args=(upserts,))
+    _copy_rows(conn, "v1_grants", base, deletions,
+               "((resource_type_id, resource_id) in (select rtype, rid from temp.inc_gone) "
+               "or (principal_resource_type_id, principal_resource_id) in (select rtype, rid from temp.inc_gone) "
+               "or entitlement_id in (select external_id from v1_entitlements where sync_id = ?) "
+               "or external_id in (select id from temp.inc_gone_grants) "
+               "or (resource_type_id, resource_id) in (select rtype, rid from temp.inc_relisted)) and "
+               + kept.format(table="v1_grants") + " and " + _NOT_DERIVED,
+               args=(deletions, upserts, _IMMUTABLE_MARK))
+
+
+def _compact(conn: sqlite3.Connection, base: str, upserts: str, deletions: str, compacted: str) -> None:
+    """``base`` as its connector gave it, minus ``deletions``, plus ``upserts``, into run ``compacted``."""
+    for table in _COPIED_TABLES:
+        gone = f"external_id not in (select external_id from {table} where sync_id in (?, ?))"
+        if table == "v1_grants":
+            destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
+                           "and expansion is not null)"
+            # Grants on entitlements expansion writes to are put back as the connector gave them.
+            _copy_rows(conn, table, base, compacted, f"{gone} and {destinations} and {_NOT_DERIVED}",
+                       data="pybaton_connector_form(data, entitlement_id)",
+                       args=(deletions, upserts, base, _IMMUTABLE_MARK))
+            _copy_rows(conn, table, base, compacted, f"{gone} and not {destinations}",
+                       args=(deletions, upserts, base))
+        else:
+            _copy_rows(conn, table, base, compacted, gone, args=(deletions, upserts))
+        _copy_rows(conn, table, upserts, compacted)
+
+
+__all__ = [
+    "WORK_TOKEN",
+    "IncrementalSync",
+    "NetChanges",
+    "connector_form",
+    "grant_is_derived",
+    "is_work_run",
+    "saved_cursors",
+]

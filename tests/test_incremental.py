@@ -1,0 +1,301 @@
+"""``sync --incremental`` on the demo connector: changes compacted onto the last full run.
+
+After every change the compacted full run must list exactly what a fresh full
+sync of the same state lists; an impossible incremental sync is a full sync
+said in one line; a run killed with -9 anywhere leaves the file and its cursor
+as they were and the next run converges.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from incremental_support import assert_same_as_full as same_as_full
+from incremental_support import differences, listing, run_types
+
+from pybaton.c1z import C1ZFile
+from pybaton.connectors.demo import DemoConfig, DemoConnector
+from pybaton.connectors.scale import ScaleConfig, ScaleConnector
+from pybaton.sync import SyncOptions, sync
+from pybaton.sync import incremental as inc
+from pybaton.sync.incremental import saved_cursors
+
+INCREMENTAL = SyncOptions(incremental=True)
+
+
+def demo(data_dir: Path) -> DemoConnector:
+    return DemoConnector(DemoConfig(data_dir=data_dir))  # type: ignore[call-arg]
+
+
+def run_sync(data_dir: Path, path: Path, options: SyncOptions | None = None) -> Any:
+    connector = demo(data_dir)
+    try:
+        return sync(connector, path, options)
+    finally:
+        connector.close()
+
+
+class DemoSystem:
+    """The demo database as the "system" being changed (plain SQL, as an admin would)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.db = sqlite3.connect(data_dir / "acme.sqlite", isolation_level=None, timeout=30)
+
+    def ids(self, table: str) -> list[str]:
+        return [r[0] for r in self.db.execute(f"select id from {table} order by id")]
+
+    def pick(self, table: str, n: int) -> str | None:
+        ids = self.ids(table)
+        return ids[n % len(ids)] if ids else None
+
+    def add_user(self, n: int) -> None:
+        uid = f"new.user{n}"
+        self.db.execute("insert or ignore into users values (?, ?, ?, 'Eng', null, 'Engineer', null, ?, "
+                        "'enabled', 'human', '2026-01-01T00:00:00+00:00')", (uid, f"New {n}", f"{uid}@acme.test",
+                                                                             f"E{n}"))
+
+    def delete(self, table: str, rtype: str, n: int) -> None:
+        rid = self.pick(table, n)
+        if rid is None:
+            return
+        self.db.execute("begin")
+        self.db.execute(f"delete from {table} where id = ?", (rid,))
+        self.db.execute("delete from access where (resource_type = ? and resource_id = ?) "
+                        "or (principal_type = ? and principal_id = ?)", (rtype, rid, rtype, rid))
+        self.db.execute("update users set manager_id = null where manager_id = ?", (rid,))
+        self.db.execute("delete from api_keys where owner_id = ? or created_by_id = ?", (rid, rid))
+        self.db.execute("commit")
+
+    def rename(self, table: str, n: int) -> None:
+        rid = self.pick(table, n)
+        self.db.execute(f"update {table} set display_name = display_name || ' (renamed)' where id = ?", (rid,))
+
+    def move_project(self, n: int) -> None:
+        pid, app = self.pick("projects", n), self.pick("apps", n // 7)
+        self.db.execute("update projects set app_id = ? where id = ?", (app, pid))
+
+    def add_group(self, n: int) -> None:
+        self.db.execute("insert or ignore into groups values (?, ?, 'new')", (f"new-group{n}", f"New group {n}"))
+
+    def add_member(self, n: int, nested: bool) -> None:
+        group = self.pick("groups", n)
+        member = self.pick("groups", n // 3) if nested else self.pick("users", n // 3)
+        if group is None or member is None:
+            return
+        self.db.execute("insert or ignore into access (resource_type, resource_id, slug, principal_type, "
+                        "principal_id) values ('group', ?, 'member', ?, ?)",
+                        (group, "group" if nested else "user", member))
+
+    def remove_member(self, n: int, nested: bool) -> None:
+        rows = self.db.execute("select seq from access where resource_type = 'group' and principal_type = ? "
+                               "order by seq", ("group" if nested else "user",)).fetchall()
+        if rows:
+            self.db.execute("delete from access where seq = ?", (rows[n % len(rows)][0],))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+OPERATIONS: dict[str, Callable[[DemoSystem, int], None]] = {
+    "add user": DemoSystem.add_user,
+    "delete user": lambda s, n: s.delete("users", "user", n),
+    "rename user": lambda s, n: s.rename("users", n),
+    "add group": DemoSystem.add_group,
+    "delete group": lambda s, n: s.delete("groups", "group", n),
+    "rename group": lambda s, n: s.rename("groups", n),
+    "move project": DemoSystem.move_project,
+    "add member": lambda s, n: s.add_member(n, nested=False),
+    "remove member": lambda s, n: s.remove_member(n, nested=False),
+    "nest group": lambda s, n: s.add_member(n, nested=True),
+    "unnest group": lambda s, n: s.remove_member(n, nested=True),
+}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A seeded demo database and its first full sync, copied by each test."""
+    root = tmp_path_factory.mktemp("seeded")
+    run_sync(root / "acme", root / "base.c1z")
+    return root / "acme", root / "base.c1z"
+
+
+def fresh_copy(seeded: tuple[Path, Path], where: Path) -> tuple[DemoSystem, Path]:
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    shutil.copytree(seeded[0], where / "acme")
+    shutil.copy(seeded[1], where / "sync.c1z")
+    return DemoSystem(where / "acme"), where / "sync.c1z"
+
+
+def assert_same_as_full(system: DemoSystem, path: Path, scratch: Path) -> None:
+    same_as_full(lambda: demo(system.data_dir), path, scratch)
+
+
+@pytest.fixture
+def world(seeded: tuple[Path, Path], tmp_path: Path) -> Iterator[tuple[DemoSystem, Path]]:
+    system, path = fresh_copy(seeded, tmp_path / "w")
+    yield system, path
+    system.close()
+
+
+def test_incremental_writes_baton_runs_and_equals_a_full_sync(world: tuple[DemoSystem, Path],
+                                                             tmp_path: Path) -> None:
+    system, path = world
+    system.rename("users", 3)
+    system.add_member(5, nested=True)
+    system.remove_member(2, nested=False)
+    system.delete("groups", "group", 1)
+    result = run_sync(system.data_dir, path, INCREMENTAL)
+    assert run_types(path) == [("full", True), ("partial_upserts", True), ("partial_deletions", True),
+                               ("full", True)]
+    with C1ZFile.open(path) as c1z:
+        runs = c1z.sync_runs()
+        assert {r.parent_sync_id for r in runs[1:3]} == {runs[0].sync_id}
+        assert result.sync_id == runs[3].sync_id == c1z.resolve_sync().sync_id
+        deleted = {r[0] for r in c1z.conn.execute("select external_id from v1_resources where sync_id = ?",
+                                                  (runs[2].sync_id,))}
+        upserted_users = {r[0] for r in c1z.conn.execute(
+            "select external_id from v1_resources where sync_id = ? and resource_type_id = 'user'",
+            (runs[1].sync_id,))}
+        assert saved_cursors(runs[3]) and saved_cursors(runs[3]) != saved_cursors(runs[0])
+    assert len(deleted) == 1 and next(iter(deleted)).startswith("group:")
+    assert upserted_users == {f"user:{system.pick('users', 3)}"}  # only what changed was asked for
+    assert_same_as_full(system, path, tmp_path)
+
+
+def test_nothing_changed_gives_the_same_full_run(world: tuple[DemoSystem, Path], tmp_path: Path) -> None:
+    system, path = world
+    before = listing(path)
+    run_sync(system.data_dir, path, INCREMENTAL)
+    assert differences(listing(path), before) == []
+
+
+def test_consecutive_incremental_runs_start_from_the_last_cursor(world: tuple[DemoSystem, Path],
+                                                                tmp_path: Path) -> None:
+    system, path = world
+    for step in range(3):
+        system.add_user(step)
+        system.add_member(step * 11, nested=False)
+        run_sync(system.data_dir, path, INCREMENTAL)
+        assert_same_as_full(system, path, tmp_path)
+    # The file keeps two full runs (BATON_KEEP_SYNC_COUNT); diff runs go with the full run they applied to.
+    with C1ZFile.open(path) as c1z:
+        runs = c1z.sync_runs()
+    assert [r.sync_type for r in runs] == ["full", "partial_upserts", "partial_deletions", "full"]
+    assert runs[1].parent_sync_id == runs[2].parent_sync_id == runs[0].sync_id
+
+
+@pytest.mark.parametrize("why", ["no previous full sync", "the change cursor expired", "cannot list changes"])
+def test_impossible_incremental_is_a_full_sync_said_in_one_line(why: str, world: tuple[DemoSystem, Path],
+                                                                tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    system, path = world
+    caplog.set_level(logging.WARNING, logger="pybaton.sync")
+    if why == "no previous full sync":
+        path = tmp_path / "new.c1z"
+        run_sync(system.data_dir, path, INCREMENTAL)
+    elif why == "the change cursor expired":
+        system.add_user(1)
+        system.db.execute("delete from changelog")
+        system.db.execute("insert into changelog_floor values (1, 1000000)")
+        run_sync(system.data_dir, path, INCREMENTAL)
+    else:
+        path = tmp_path / "scale.c1z"
+        config = ScaleConfig(users=20, groups=4, grants=40)  # type: ignore[call-arg]
+        sync(ScaleConnector(config), path)
+        sync(ScaleConnector(config), path, INCREMENTAL)
+    lines = [r.getMessage() for r in caplog.records if "incremental sync" in r.getMessage()]
+    assert len(lines) == 1 and why in lines[0] and "doing a full sync" in lines[0], lines
+    assert "\n" not in lines[0]
+    assert run_types(path)[-1] == ("full", True)
+    assert "partial_upserts" not in {t for t, _ in run_types(path)}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(sorted(OPERATIONS)), st.integers(0, 10_000)),
+                         min_size=1, max_size=3), min_size=1, max_size=3))
+def test_random_changes_incremental_equals_fresh_full(seeded: tuple[Path, Path], tmp_path: Path,
+                                                      steps: list[list[tuple[str, int]]]) -> None:
+    system, path = fresh_copy(seeded, tmp_path / "prop")
+    try:
+        for step in steps:
+            for name, n in step:
+                OPERATIONS[name](system, n)
+            run_sync(system.data_dir, path, INCREMENTAL)
+            assert_same_as_full(system, path, tmp_path / "prop")
+    finally:
+        system.close()
+
+
+# -- kill -9 --------------------------------------------------------------------------------------
+
+KILL_POINTS = {
+    "after the upserts": ("IncrementalSync", "_write_upserts"),
+    "during compaction": ("", "_compact"),
+    "after expansion, before the runs finish": ("IncrementalSync", "_finish"),
+}
+
+
+def _child(data_dir: Path, path: Path, point: str, reached: Any) -> None:
+    """Run an incremental sync that freezes at ``point`` (after doing that step's work) to be killed."""
+    owner, name = KILL_POINTS[point]
+    target: Any = getattr(inc, owner) if owner else inc
+    original = getattr(target, name)
+
+    def frozen(*args: Any, **kwargs: Any) -> Any:
+        if name != "_finish":
+            original(*args, **kwargs)
+        reached.set()
+        signal.pause()
+
+    setattr(target, name, frozen)
+    run_sync(data_dir, path, INCREMENTAL)
+
+
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_kill_9_anywhere_keeps_the_cursor_and_converges(point: str, world: tuple[DemoSystem, Path],
+                                                         tmp_path: Path) -> None:
+    system, path = world
+    system.rename("groups", 2)
+    system.remove_member(4, nested=True)
+    system.add_user(9)
+    before = path.read_bytes()
+    ctx = multiprocessing.get_context("fork")
+    reached = ctx.Event()
+    proc = ctx.Process(target=_child, args=(system.data_dir, path, point, reached), daemon=True)
+    proc.start()
+    assert reached.wait(120), f"the child never reached {point}"
+    assert proc.pid is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert path.read_bytes() == before  # nothing visible, the saved cursor not advanced
+    assert (path.parent / (path.name + ".wip")).exists()
+    run_sync(system.data_dir, path, INCREMENTAL)
+    assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
+    assert_same_as_full(system, path, tmp_path)
+
+
+def test_cli_incremental_flag(world: tuple[DemoSystem, Path], cli: Any) -> None:
+    system, path = world
+    system.add_member(7, nested=False)
+    first = cli("sync", "demo", "-f", path, "--data-dir", system.data_dir, "--incremental", "--log-level", "warn")
+    assert first.code == 0, first.err
+    assert first.out.startswith("incremental sync (") and "of demo finished" in first.out
+    fresh = path.parent / "other.c1z"
+    second = cli("sync", "demo", "-f", fresh, "--data-dir", system.data_dir, "--incremental", "--log-level", "warn")
+    assert second.code == 0
+    warnings = [line for line in second.err.splitlines() if "incremental sync" in line]
+    assert len(warnings) == 1 and "no previous full sync in the file; doing a full sync" in warnings[0]
+    assert second.out.startswith("sync of demo finished")

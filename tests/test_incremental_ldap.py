@@ -1,0 +1,182 @@
+"""``sync --incremental`` on real OpenLDAP, with the syncprov overlay and without it.
+
+Random sequences of directory changes (adds, deletes, renames, moves between
+OUs, attribute changes, membership changes in nested groups); after each step
+the compacted full run lists exactly what a fresh full sync lists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from incremental_support import assert_same_as_full as same_as_full
+from incremental_support import run_types, sync_once
+
+from pybaton.c1z import C1ZFile
+from pybaton.connectors.ldap import LdapConfig, LdapConnector
+from pybaton.testing.servers import SlapdServer
+from pybaton.testing.servers.slapd_syncprov import SyncprovSlapdServer
+
+pytestmark = [pytest.mark.servers, pytest.mark.xdist_group("slapd-incremental")]
+
+_subtrees = itertools.count()
+
+
+@pytest.fixture(scope="module", params=["plain", "syncprov"])
+def slapd(request: pytest.FixtureRequest) -> Iterator[SlapdServer]:
+    server = SyncprovSlapdServer() if request.param == "syncprov" else SlapdServer()
+    with server:
+        yield server
+
+
+class Directory:
+    """One fresh subtree (``ou=people`` and ``ou=teams`` and ``ou=others``) of the test server."""
+
+    def __init__(self, slapd: SlapdServer) -> None:
+        self.slapd = slapd
+        self.base = f"ou=t{next(_subtrees)},{slapd.base_dn}"
+        self.users: list[str] = []
+        self.groups: list[str] = []
+        self.serial = itertools.count()
+        slapd.ldapadd("".join(f"dn: {dn}\nobjectClass: organizationalUnit\nou: {dn.split(',')[0][3:]}\n\n"
+                              for dn in (self.base, self.ou("people"), self.ou("teams"), self.ou("others"))))
+        for _ in range(4):
+            self.add_user()
+        for _ in range(3):
+            self.add_group()
+        self.add_member(0, 0)
+        self.add_member(1, 1)
+        self.nest(0, 1)
+
+    def ou(self, name: str) -> str:
+        return f"ou={name},{self.base}"
+
+    def connector(self) -> LdapConnector:
+        return LdapConnector(LdapConfig(url=self.slapd.url, bind_dn=self.slapd.bind_dn,  # type: ignore[call-arg]
+                                        password=self.slapd.bind_password, base_dn=self.base))
+
+    def add_user(self, n: int = 0) -> None:
+        uid = f"u{next(self.serial)}"
+        dn = f"uid={uid},{self.ou('people')}"
+        self.slapd.ldapadd(f"dn: {dn}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: User {uid}\nsn: {uid}\n"
+                           f"mail: {uid}@example.org\n")
+        self.users.append(dn)
+
+    def add_group(self, n: int = 0) -> None:
+        cn = f"g{next(self.serial)}"
+        dn = f"cn={cn},{self.ou('teams')}"
+        self.slapd.ldapadd(f"dn: {dn}\nobjectClass: groupOfNames\ncn: {cn}\nmember: cn=nobody\n")
+        self.groups.append(dn)
+
+    def _modify(self, dn: str, change: str) -> None:
+        self.slapd.ldapmodify(f"dn: {dn}\nchangetype: modify\n{change}\n")
+
+    def add_member(self, g: int, u: int) -> None:
+        if self.groups and self.users:
+            group, user = self.groups[g % len(self.groups)], self.users[u % len(self.users)]
+            if user not in self.members(group):
+                self._modify(group, f"add: member\nmember: {user}\n")
+
+    def nest(self, g: int, h: int) -> None:
+        if len(self.groups) > 1:
+            outer, inner = self.groups[g % len(self.groups)], self.groups[h % len(self.groups)]
+            if outer != inner and inner not in self.members(outer):
+                self._modify(outer, f"add: member\nmember: {inner}\n")
+
+    def members(self, group: str) -> list[str]:
+        text = self.slapd.ldapsearch("(objectClass=*)", "member", base=group, scope="base")
+        return [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("member: ")]
+
+    def remove_member(self, g: int, m: int) -> None:
+        if self.groups:
+            group = self.groups[g % len(self.groups)]
+            real = [x for x in self.members(group) if x != "cn=nobody"]
+            if real:
+                self._modify(group, f"delete: member\nmember: {real[m % len(real)]}\n")
+
+    def delete(self, kind: str, n: int) -> None:
+        pool = self.users if kind == "user" else self.groups
+        if pool:
+            dn = pool.pop(n % len(pool))
+            self.slapd.ldapmodify(f"dn: {dn}\nchangetype: delete\n")
+
+    def rename(self, n: int, move: bool) -> None:
+        if self.users:
+            i = n % len(self.users)
+            uid = f"u{next(self.serial)}"
+            target = self.ou("others") if move else self.ou("people")
+            self.slapd.ldapmodify(f"dn: {self.users[i]}\nchangetype: modrdn\nnewrdn: uid={uid}\ndeleteoldrdn: 0\n"
+                                  f"newsuperior: {target}\n")
+            self.users[i] = f"uid={uid},{target}"
+
+    def retitle(self, n: int) -> None:
+        if self.users:
+            self._modify(self.users[n % len(self.users)], f"replace: title\ntitle: Title {n}\n")
+
+
+STEPS = {
+    "add user": lambda d, a, b: d.add_user(),
+    "add group": lambda d, a, b: d.add_group(),
+    "add member": lambda d, a, b: d.add_member(a, b),
+    "nest group": lambda d, a, b: d.nest(a, b),
+    "remove member": lambda d, a, b: d.remove_member(a, b),
+    "delete user": lambda d, a, b: d.delete("user", a),
+    "delete group": lambda d, a, b: d.delete("group", a),
+    "rename user": lambda d, a, b: d.rename(a, move=False),
+    "move user": lambda d, a, b: d.rename(a, move=True),
+    "change attribute": lambda d, a, b: d.retitle(a),
+}
+
+
+def synced(directory: Directory, path: Path, incremental: bool) -> None:
+    sync_once(directory.connector, path, incremental=incremental)
+
+
+def assert_same_as_full(directory: Directory, path: Path, scratch: Path) -> None:
+    same_as_full(directory.connector, path, scratch)
+
+
+def upserted_resources(path: Path) -> set[str]:
+    """Resources the last incremental run asked the directory for (only what changed)."""
+    with C1ZFile.open(path) as c1z:
+        run = [r for r in c1z.sync_runs() if r.sync_type == "partial_upserts"][-1]
+        return {row[0] for row in c1z.conn.execute("select external_id from v1_resources where sync_id = ?",
+                                                   (run.sync_id,))}
+
+
+def test_each_kind_of_change(slapd: SlapdServer, tmp_path: Path) -> None:
+    directory = Directory(slapd)
+    path = tmp_path / "ldap.c1z"
+    synced(directory, path, incremental=False)
+    for name, step in STEPS.items():
+        if name == "change attribute":
+            time.sleep(1.1)  # past the second of the previous change (modifyTimestamp has 1 s resolution)
+        step(directory, 1, 2)
+        synced(directory, path, incremental=True)
+        assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)], name
+        if name == "change attribute":
+            # Only the changed user, and the groups naming it (their grants embed nothing of it, but are re-read).
+            asked = upserted_resources(path)
+            assert {r for r in asked if r.startswith("user:")} == {f"user:{directory.users[1].lower()}"}
+            assert all(r.startswith(("user:", "group:")) for r in asked)
+        assert_same_as_full(directory, path, tmp_path)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(sorted(STEPS)), st.integers(0, 50), st.integers(0, 50)),
+                min_size=2, max_size=6))
+def test_random_changes(slapd: SlapdServer, tmp_path: Path, steps: list[tuple[str, int, int]]) -> None:
+    directory = Directory(slapd)
+    path = tmp_path / f"{directory.base.split(',')[0][3:]}.c1z"
+    synced(directory, path, incremental=False)
+    for i in range(0, len(steps), 2):
+        for name, a, b in steps[i:i + 2]:
+            STEPS[name](directory, a, b)
+        synced(directory, path, incremental=True)
+        assert_same_as_full(directory, path, tmp_path)
