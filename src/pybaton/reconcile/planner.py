@@ -525,7 +525,7 @@ def _round(ws: Workspace, policy: Policy, state: State, now: dt.datetime, orphan
     """Plan, imagine the result, plan again against it, until a pass adds nothing (or must bar something)."""
     out = _Round()
     view = state
-    for number in range(max_passes):
+    for number in range(max_passes + 1):  # the last pass only checks that the plan has settled
         planner = Planner(ws, policy, view, now, orphan_seen, Earlier(state, out.planned, vetoes))
         planner.run()
         if number == 0:
@@ -552,8 +552,8 @@ def _unsettled(last: Mapping[str, Action], out: _Round, max_passes: int) -> dict
         barred.update({c: out.planned[c] for c in out.causes.get(key, []) if c in out.planned})
     rules = sorted({r for a in barred.values() for r in a.rules})
     finding = Finding(kind="conflict", rules=rules, subject=", ".join(sorted(barred)),
-                      message=f"the plan does not settle within {max_passes} passes: {', '.join(rules)} keep "
-                              "undoing each other; nothing is done until the rules agree")
+                      message=f"the plan does not settle after {max_passes} planning passes: {', '.join(rules)} "
+                              "keep undoing each other; nothing is done until the rules agree")
     return dict.fromkeys(barred, finding)
 
 
