@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from provision_helpers import Cli
 from reconcile_support import WorkspaceDir, demo_rows
+from test_reconcile import new_hire
 
 from pybaton.reconcile import ApplyOptions, Kind, load_policy, load_workspace, open_state, run_loop
 from pybaton.reconcile.execute import Result
@@ -188,3 +189,25 @@ def test_a_plan_that_does_not_settle_is_a_conflict_and_neither_side_acts(issue_w
     assert stuck and all(set(f.rules) == {"birthright/everyone-github-read", "exclusive/aws-admin-nobody"}
                          for f in stuck)
     assert "does not settle" in stuck[0].message
+
+
+def test_an_account_the_plan_creates_is_imagined_too(tmp_path: Path, cli: Cli) -> None:
+    """A new hire's account would join SRE, which gives the AWS admin nobody may hold: not created, reported."""
+    policy = {"birthright": [{"name": "new-sre", "when": 'login == "new.hire"', "system": "acme",
+                              "entitlement": "group:sre:member", "create_account": True},
+                             {"name": "eng-github", "when": 'department == "engineering"', "system": "acme",
+                              "entitlement": "app:github:read", "create_account": True}],
+              "exclusive": ISSUE_POLICY["exclusive"]}
+    ws = two_companies(tmp_path, policy, cli)
+    ws.ok("workspace", "sync")
+    new_hire(ws, "new.hire", "engineering")
+    ws.ok("workspace", "sync")
+    plan = ws.plan()
+    mine = [(a["kind"], a["target"]) for a in plan["actions"] if a["identity"] == "hr/user:new.hire"]
+    assert mine == [("create-account", "new.hire"), ("grant", "app:github:read")]  # not group:sre:member
+    conflict = next(f for f in plan["findings"] if f["kind"] == "conflict" and f["subject"] == "new.hire")
+    assert set(conflict["rules"]) == {"birthright/new-sre", "exclusive/aws-admin-nobody"}
+    assert "app:aws:admin" in conflict["message"]
+    assert "fixed" in ws.reconcile()
+    assert "drift 0, fixed 0" in ws.reconcile()
+    assert effective_holders(ws.root / "acme-db", "app:aws:admin") == set()

@@ -36,7 +36,7 @@ from pybaton.reconcile.policy import (
     rule_id,
 )
 from pybaton.reconcile.removal import removal
-from pybaton.reconcile.simulate import is_planned, simulate
+from pybaton.reconcile.simulate import creator, is_planned, simulate
 from pybaton.reconcile.state import State, SystemState
 from pybaton.reconcile.workspace import Workspace
 
@@ -213,11 +213,10 @@ class Planner:
         if links:
             account = links[0].account
             lost, causes = self.lost(want.system, account, want.entitlement)
-            action = Action(kind=Kind.GRANT, system=want.system, target=want.entitlement, principal=account.ref,
-                            identity=want.identity.id, rules=[rid],
-                            evidence=[want.evidence, *lost] if lost else
-                            [want.evidence, f"{account.ref} (linked by {links[0].rule}) does not hold "
-                                            f"{want.entitlement}"])
+            action = self.grant_to(system, want.entitlement, account)
+            action.identity, action.rules = want.identity.id, [rid]
+            action.evidence = [want.evidence, *lost] if lost else \
+                [want.evidence, f"{account.ref} (linked by {links[0].rule}) does not hold {want.entitlement}"]
             self.causes[action.id] = causes
             self.add(action)
         elif want.rule.create_account:
@@ -263,12 +262,18 @@ class Planner:
             causes.append(action.id)
         return lines, causes
 
+    @staticmethod
+    def grant_to(system: SystemState, entitlement: str, account: Account) -> Action:
+        """A grant to ``account``: by its reference, or, for an account the plan creates, after that action."""
+        needs = creator(system, account)
+        return Action(kind=Kind.GRANT, system=system.name, target=entitlement, principal="" if needs else account.ref,
+                      needs=needs)
+
     def veto_planned(self, system: SystemState, direct: grant_pb2.Grant, account: Account, finding: Finding) -> bool:
         """Bar the planned grant ``direct`` (True), when the plan makes it; the pass is then planned again."""
         if not is_planned(system, direct):
             return False
-        grant = Action(kind=Kind.GRANT, system=system.name, target=direct.entitlement.id, principal=account.ref)
-        self.vetoes.setdefault(grant.id, finding)
+        self.vetoes.setdefault(self.grant_to(system, direct.entitlement.id, account).id, finding)
         return True
 
     # -- removals ------------------------------------------------------------------------------
@@ -540,7 +545,7 @@ def _round(ws: Workspace, policy: Policy, state: State, now: dt.datetime, orphan
             return out
         out.planned.update(new)
         out.causes.update({k: planner.causes[k] for k in new if planner.causes.get(k)})
-        view = simulate(state, out.planned.values())
+        view = simulate(state, list(out.planned.values()))
     out.vetoes = _unsettled(new, out, max_passes)
     return out
 

@@ -16,10 +16,11 @@ Everything else is answered by the real state underneath; nothing is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pybaton.identity import Account
+from pybaton.identity import Account, Link
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2
 from pybaton.reconcile.plan import Action, Kind
 from pybaton.reconcile.state import Principal, State, SystemState
@@ -30,6 +31,9 @@ from pybaton.sync.expand_store import is_derived
 Holdings = dict[Principal, grant_pb2.Grant]
 
 
+PLANNED_RULE = "planned"  # how an account the plan creates is linked to its person, until it exists
+
+
 @dataclass
 class Changes:
     """One system's writes in a plan, as changes to its direct grants."""
@@ -37,6 +41,7 @@ class Changes:
     added: set[tuple[str, Principal]] = field(default_factory=set)  # (entitlement, principal) granted
     removed: set[tuple[str, Principal]] = field(default_factory=set)  # revoked (a disable is a revocation too)
     deleted: set[Principal] = field(default_factory=set)  # accounts deleted, with everything they hold
+    created: dict[Principal, tuple[str, Account]] = field(default_factory=dict)  # → (create action id, account)
 
 
 def principal_of(ref: str) -> Principal:
@@ -51,14 +56,30 @@ def revoked_entitlement(action: Action) -> str:
     return action.target[: -len(suffix)] if action.principal and action.target.endswith(suffix) else ""
 
 
-def changes_of(actions: Iterable[Action]) -> dict[str, Changes]:
-    """The plan's writes, system by system. Grants to accounts the plan creates change nothing yet: the
-    system picks their ids, so what they will hold is known only after the next sync."""
+def new_account(action: Action, resource_type: str) -> Account:
+    """The account a create-account action makes, as the planner imagines it. The system picks the real id;
+    this one (``ada (new)``) cannot clash with an existing account's, and is never written anywhere."""
+    return Account(system=action.system, resource_type=resource_type, resource_id=f"{action.target} (new)",
+                   login=action.target, emails=(action.email,) if action.email else (),
+                   display_name=str(action.profile.get("display_name", "")))
+
+
+def changes_of(actions: Iterable[Action], account_types: Mapping[str, str]) -> dict[str, Changes]:
+    """The plan's writes, system by system; ``account_types``: the resource type of each system's accounts
+    (what an account it creates will be)."""
     out: dict[str, Changes] = {}
-    for action in actions:
+    ordered = sorted(actions, key=Action.sort_key)  # creates first: their grants refer to them
+    new: dict[str, Account] = {}
+    for action in ordered:
         changes = out.setdefault(action.system, Changes())
-        if action.kind is Kind.GRANT and action.principal:
-            changes.added.add((action.target, principal_of(action.principal)))
+        if action.kind is Kind.CREATE_ACCOUNT:
+            account = new_account(action, account_types.get(action.system, "user"))
+            new[action.id] = account
+            changes.created[(account.resource_type, account.resource_id)] = (action.id, account)
+        elif action.kind is Kind.GRANT and (action.principal or action.needs in new):
+            principal = principal_of(action.principal) if action.principal else \
+                (new[action.needs].resource_type, new[action.needs].resource_id)
+            changes.added.add((action.target, principal))
         elif action.kind in (Kind.REVOKE, Kind.DISABLE) and revoked_entitlement(action):
             changes.removed.add((revoked_entitlement(action), principal_of(action.principal)))
         elif action.kind is Kind.DELETE:
@@ -101,13 +122,19 @@ class SimulatedSystem(SystemState):
         # SystemState's own lookups are all overridden: only its identity and settings are shared.
         self.base, self.changes, self.max_depth = base, changes, max_depth
         self.name, self.spec, self.reader, self.sync_id = base.name, base.spec, base.reader, base.sync_id
-        self.accounts = base.accounts
+        self.accounts = [*base.accounts, *(account for _, account in changes.created.values())]
         self._recomputed = self._recompute()
 
     # -- lookups -------------------------------------------------------------------------------
 
     def account(self, principal: Principal) -> Account | None:
-        return self.base.account(principal)
+        created = self.changes.created.get(principal)
+        return created[1] if created is not None else self.base.account(principal)
+
+    def creator(self, account: Account) -> str:
+        """The id of the create-account action that makes ``account``; empty for an existing account."""
+        created = self.changes.created.get((account.resource_type, account.resource_id))
+        return created[0] if created is not None and created[1] == account else ""
 
     def holders(self, entitlement_id: str) -> Holdings:
         found = self._recomputed.get(entitlement_id)
@@ -193,13 +220,24 @@ class SimulatedSystem(SystemState):
         return out
 
 
-def simulate(state: State, actions: Iterable[Action], max_depth: int = DEFAULT_MAX_DEPTH) -> State:
-    """``state`` as it will be after ``actions``: the systems they write to imagined, the rest as synced."""
+def _account_type(system: SystemState) -> str:
+    types = Counter(a.resource_type for a in system.accounts if a.kind == "human")
+    return types.most_common(1)[0][0] if types else "user"
+
+
+def simulate(state: State, actions: Sequence[Action], max_depth: int = DEFAULT_MAX_DEPTH) -> State:
+    """``state`` as it will be after ``actions``: the systems they write to imagined, the rest as synced, and
+    the accounts they create linked to their people."""
     systems: dict[str, SystemState] = dict(state.systems)
-    for name, changes in changes_of(actions).items():
+    creates = {a.id: a for a in actions if a.kind is Kind.CREATE_ACCOUNT}
+    links = []
+    changes = changes_of(actions, {name: _account_type(s) for name, s in state.systems.items()})
+    for name, change in changes.items():
         if name in systems:
-            systems[name] = SimulatedSystem(state.systems[name], changes, max_depth)
-    return State(systems, state.correlation, dict(state.missing))
+            systems[name] = SimulatedSystem(state.systems[name], change, max_depth)
+        links += [Link(account, creates[cid].identity, PLANNED_RULE, account.login)
+                  for cid, account in change.created.values() if creates[cid].identity]
+    return State(systems, state.correlation.with_links(links) if links else state.correlation, dict(state.missing))
 
 
 def is_planned(system: SystemState, grant: grant_pb2.Grant) -> bool:
@@ -207,4 +245,10 @@ def is_planned(system: SystemState, grant: grant_pb2.Grant) -> bool:
     return isinstance(system, SimulatedSystem) and system.is_planned(grant)
 
 
-__all__ = ["Changes", "SimulatedSystem", "changes_of", "is_planned", "simulate"]
+def creator(system: SystemState, account: Account) -> str:
+    """The create-account action that makes ``account``, when it exists only in the plan."""
+    return system.creator(account) if isinstance(system, SimulatedSystem) else ""
+
+
+__all__ = ["PLANNED_RULE", "Changes", "SimulatedSystem", "changes_of", "creator", "is_planned", "new_account",
+           "simulate"]
