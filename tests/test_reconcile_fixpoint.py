@@ -23,6 +23,8 @@ from test_reconcile import new_hire
 from pybaton.reconcile import ApplyOptions, Kind, load_policy, load_workspace, open_state, run_loop
 from pybaton.reconcile.execute import Result
 from pybaton.reconcile.planner import make_plan
+from pybaton.reconcile.simulate import simulate
+from pybaton.reconcile.state import SystemState
 
 SRE = ("user:barbara.clarke", "user:dennis.turing", "user:ken.corbato")
 
@@ -211,3 +213,24 @@ def test_an_account_the_plan_creates_is_imagined_too(tmp_path: Path, cli: Cli) -
     assert "fixed" in ws.reconcile()
     assert "drift 0, fixed 0" in ws.reconcile()
     assert effective_holders(ws.root / "acme-db", "app:aws:admin") == set()
+
+
+def access_of(system: SystemState, entitlements: list[str]) -> dict[str, dict[tuple[str, str], dict[str, bool]]]:
+    """Every holder of every entitlement, with the sources of its grant (what removal and evidence follow)."""
+    return {ent: {p: {k: v.is_direct for k, v in g.sources.sources.items()} for p, g in system.holders(ent).items()}
+            for ent in entitlements}
+
+
+def test_the_imagined_state_is_what_a_sync_after_the_plan_shows(issue_ws: WorkspaceDir) -> None:
+    """Expansion re-applied by the planner gives the same holders and sources as the sync after applying."""
+    ws = load_workspace(issue_ws.path)
+    with open_state(ws) as state:
+        plan, _ = make_plan(ws, load_policy(ws), state)
+        entitlements = sorted(e.id for e in state.systems["acme"].reader.entitlements())
+        imagined = access_of(simulate(state, plan.actions).systems["acme"], entitlements)
+        today = access_of(state.systems["acme"], entitlements)
+    issue_ws.ok("apply", "-p")
+    with open_state(ws) as state:
+        synced = access_of(state.systems["acme"], entitlements)
+    assert imagined != today
+    assert imagined == synced

@@ -7,6 +7,8 @@ one real cycle runs (sync, plan, apply, re-sync) and:
 
 - after it, a new plan has no actions: everything is fixed, and what the rules
   disagree about is reported as a conflict, not acted on;
+- the state the planner imagined its plan leads to (expansion re-applied) is
+  exactly what the sync after the apply shows, sources included;
 - at every step of the apply (the app's database read after each action,
   independently of the expansion code), nobody a birthright covers — and
   whom no reported conflict names — is without what it guarantees once they
@@ -27,10 +29,20 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from reconcile_support import WorkspaceDir, demo_rows
-from test_reconcile_fixpoint import effective_holders, two_companies
+from test_reconcile_fixpoint import access_of, effective_holders, two_companies
 
-from pybaton.reconcile import ApplyOptions, load_policy, load_workspace, plan_now, run_loop, sync_systems
+from pybaton.reconcile import (
+    ApplyOptions,
+    load_policy,
+    load_workspace,
+    open_state,
+    plan_now,
+    run_loop,
+    sync_systems,
+)
 from pybaton.reconcile.execute import Result
+from pybaton.reconcile.planner import make_plan
+from pybaton.reconcile.simulate import simulate
 
 GROUPS = ("engineering", "platform", "sre", "backend", "security", "sales", "on-call", "leadership")
 PERMISSIONS = ("app:github:read", "app:github:admin", "app:aws:admin", "app:aws:viewer", "app:jira:browse")
@@ -146,7 +158,10 @@ def test_one_cycle_converges_and_never_takes_a_birthright_away(seeded_pair: Path
                     broken.append(f"after {result.action.id}: {sorted(gone)} lost {ent}")
 
         loaded = load_workspace(ws.path)
-        first = plan_now(loaded, load_policy(loaded), record_orphans=False)
+        with open_state(loaded) as state:
+            first, _ = make_plan(loaded, load_policy(loaded), state)
+            entitlements = sorted(e.id for e in state.systems["acme"].reader.entitlements())
+            imagined = access_of(simulate(state, first.actions).systems["acme"], entitlements)
         conflicted.update((rule, f.subject) for f in first.findings if f.kind == "conflict" for rule in f.rules)
         event(f"conflicts reported: {bool(conflicted)}")
         event(f"grants for what the plan's own removals take away: "
@@ -156,6 +171,8 @@ def test_one_cycle_converges_and_never_takes_a_birthright_away(seeded_pair: Path
                         report=after_each_action)
         assert code == 0, lines
         assert broken == []
+        with open_state(loaded) as state:  # the planner's imagined result is exactly what the re-sync shows
+            assert access_of(state.systems["acme"], entitlements) == imagined
         after = plan_now(loaded, load_policy(loaded), record_orphans=False)
         assert [a.id for a in after.actions] == [], lines
         for ent, people in wanted.items():
