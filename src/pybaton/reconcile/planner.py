@@ -510,7 +510,7 @@ class Planner:
                 del self.actions[key]
 
 
-MAX_PASSES = 20  # a plan settles in a pass or two; nesting deeper than expansion's own maximum does not occur
+MAX_PASSES = 20  # a plan settles in a pass or two: each pass only answers what the previous one removed
 MAX_ROUNDS = 50  # each round bars at least one more action, so this only guards against a mistake
 
 
@@ -556,10 +556,11 @@ def _unsettled(last: Mapping[str, Action], out: _Round, max_passes: int) -> dict
     for key in last:
         barred.update({c: out.planned[c] for c in out.causes.get(key, []) if c in out.planned})
     rules = sorted({r for a in barred.values() for r in a.rules})
-    finding = Finding(kind="conflict", rules=rules, subject=", ".join(sorted(barred)),
-                      message=f"the plan does not settle after {max_passes} planning passes: {', '.join(rules)} "
-                              "keep undoing each other; nothing is done until the rules agree")
-    return dict.fromkeys(barred, finding)
+    return {key: Finding(kind="conflict", system=action.system, subject=action.principal or action.target,
+                         rules=rules, message=f"the plan does not settle after {max_passes} planning passes: "
+                                              f"{', '.join(rules)} keep undoing each other ({key}); nothing is done "
+                                              "until the rules agree")
+            for key, action in barred.items()}
 
 
 def _ordered(planned: Mapping[str, Action], causes: Mapping[str, list[str]]) -> list[Action]:
