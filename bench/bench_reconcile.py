@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,9 @@ def main() -> None:
             plan, _ = make_plan(ws, policy, state, now=now)
             fixed = time.perf_counter() - started
         inherited = sum(1 for a in plan.actions if any(" loses " in e for e in a.evidence))
+        kinds = Counter(a.kind.value for a in plan.actions)
+        print(f"birthright: {parent}; plan: {dict(sorted(kinds.items()))}, "
+              f"{sum(1 for f in plan.findings if f.kind == 'conflict')} conflicts")
         print(f"one planning pass: {single:.2f} s, {len(one.actions):,} actions")
         print(f"fixed-point plan:  {fixed:.2f} s, {len(plan.actions):,} actions "
               f"({inherited:,} grants for access the plan's own removals take away); "

@@ -73,6 +73,8 @@ class Earlier:
     actual: State
     planned: Mapping[str, Action] = field(default_factory=dict)
     vetoes: Mapping[str, Finding] = field(default_factory=dict)
+    # (rule, condition, identity) → (value, problem): a person's attributes are the same in every pass
+    conditions: dict[tuple[str, str, str], tuple[bool | None, str]] = field(default_factory=dict)
 
 
 def _finding_key(finding: Finding) -> tuple[str, str, str, str]:
@@ -103,7 +105,6 @@ class Planner:
         self.findings: dict[tuple[str, str, str, str], Finding] = {}
         self.wants: dict[tuple[str, str, str], Want] = {}
         self.creates: dict[tuple[str, str], Action] = {}
-        self._results: dict[tuple[str, str, str], bool | None] = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -149,12 +150,13 @@ class Planner:
         if condition is None:
             return None
         cached = (rule, key, identity.id)
-        if cached not in self._results:
-            value, problem = condition.evaluate(identity.attributes)
-            if value is None:
-                self.find("condition-error", identity.source.system, identity.name, problem, [rule])
-            self._results[cached] = value
-        return self._results[cached]
+        found = self.earlier.conditions.get(cached)
+        if found is None:
+            found = self.earlier.conditions[cached] = condition.evaluate(identity.attributes)
+        value, problem = found
+        if value is None:
+            self.find("condition-error", identity.source.system, identity.name, problem, [rule])
+        return value
 
     def because(self, identity: Identity, condition: Condition | None) -> str:
         """``ada: department == "Engineering" (department="Engineering")``: the evidence of a match."""
@@ -526,12 +528,13 @@ class _Round:
 
 
 def _round(ws: Workspace, policy: Policy, state: State, now: dt.datetime, orphan_seen: Mapping[str, str],
-           vetoes: Mapping[str, Finding], max_passes: int) -> _Round:
+           vetoes: Mapping[str, Finding], max_passes: int,
+           conditions: dict[tuple[str, str, str], tuple[bool | None, str]]) -> _Round:
     """Plan, imagine the result, plan again against it, until a pass adds nothing (or must bar something)."""
     out = _Round()
     view = state
     for number in range(max_passes + 1):  # the last pass only checks that the plan has settled
-        planner = Planner(ws, policy, view, now, orphan_seen, Earlier(state, out.planned, vetoes))
+        planner = Planner(ws, policy, view, now, orphan_seen, Earlier(state, out.planned, vetoes, conditions))
         planner.run()
         if number == 0:
             out.orphan_seen = planner.orphan_seen
@@ -565,12 +568,14 @@ def _unsettled(last: Mapping[str, Action], out: _Round, max_passes: int) -> dict
 
 def _ordered(planned: Mapping[str, Action], causes: Mapping[str, list[str]]) -> list[Action]:
     """The actions, each removal marked to wait for the grants that keep what it would otherwise take away."""
-    actions = {k: a.model_copy(deep=True) for k, a in planned.items()}
+    actions = dict(planned)
     for grant, removals in causes.items():
         for key in removals:
             if key in actions and grant not in actions[key].after:
-                actions[key].after.append(grant)
-                actions[key].evidence.append(f"after {grant} (it keeps what this takes away)")
+                waiting = actions[key].model_copy(deep=True) if actions[key] is planned[key] else actions[key]
+                waiting.after.append(grant)
+                waiting.evidence.append(f"after {grant} (it keeps what this takes away)")
+                actions[key] = waiting
     return list(actions.values())
 
 
@@ -590,8 +595,9 @@ def make_plan(ws: Workspace, policy: Policy, state: State, *, now: dt.datetime |
     """
     when = now or dt.datetime.now(dt.UTC)
     vetoes: dict[str, Finding] = {}
+    conditions: dict[tuple[str, str, str], tuple[bool | None, str]] = {}
     for _ in range(MAX_ROUNDS):
-        result = _round(ws, policy, state, when, orphan_seen or {}, vetoes, max_passes)
+        result = _round(ws, policy, state, when, orphan_seen or {}, vetoes, max_passes, conditions)
         if not result.vetoes:
             plan = new_plan(ws.path, state.basis, _ordered(result.planned, result.causes), result.findings.values())
             return plan, result.orphan_seen

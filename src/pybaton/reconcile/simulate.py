@@ -102,6 +102,8 @@ def _grant(entitlement_id: str, principal: Principal, sources: Sequence[tuple[st
            like: grant_pb2.Grant | None = None) -> grant_pb2.Grant:
     """A grant as a sync after the plan would show it: ``like`` (the direct grant) with fresh sources, or a new
     direct grant (no ``like``, own entitlement among its sources when it is also inherited), or a derived one."""
+    if like is not None and {k: v.is_direct for k, v in like.sources.sources.items()} == dict(sources):
+        return like  # unchanged (most of them): no copy
     grant = grant_pb2.Grant()
     if like is not None:
         grant.CopyFrom(like)
@@ -123,6 +125,9 @@ class SimulatedSystem(SystemState):
         self.base, self.changes, self.max_depth = base, changes, max_depth
         self.name, self.spec, self.reader, self.sync_id = base.name, base.spec, base.reader, base.sync_id
         self.accounts = [*base.accounts, *(account for _, account in changes.created.values())]
+        self._added: dict[str, list[Principal]] = {}
+        for ent, principal in sorted(changes.added):
+            self._added.setdefault(ent, []).append(principal)
         self._recomputed = self._recompute()
 
     # -- lookups -------------------------------------------------------------------------------
@@ -165,9 +170,8 @@ class SimulatedSystem(SystemState):
         out = {p: g for p, g in self.base.holders(entitlement_id).items()
                if not is_derived(g, entitlement_id) and p not in gone
                and (entitlement_id, p) not in self.changes.removed}
-        for ent, principal in sorted(self.changes.added):
-            if ent == entitlement_id and principal not in out:
-                out[principal] = _grant(ent, principal, ())
+        for principal in self._added.get(entitlement_id, ()):
+            out.setdefault(principal, _grant(entitlement_id, principal, ()))
         return out
 
     def _changed(self) -> set[str]:
@@ -209,11 +213,12 @@ class SimulatedSystem(SystemState):
                 continue
             contributions = holders.contributions(n)
             held: Holdings = {}
+            before = self.base.holders(ent)
             for p in sorted(holders.held(n)):
                 sources = holders.sources(p, contributions)
                 own = direct[n].get(principals[p])
                 if own is None:
-                    held[principals[p]] = _grant(ent, principals[p], sources)
+                    held[principals[p]] = _grant(ent, principals[p], sources, before.get(principals[p]))
                 else:  # a direct grant also reached through a group lists itself first, as expansion writes it
                     held[principals[p]] = _grant(ent, principals[p], ((ent, True), *sources) if sources else (), own)
             out[ent] = held
