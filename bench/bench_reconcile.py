@@ -3,10 +3,10 @@
 Two ``scale`` systems with the same people: ``hr`` (the identity provider,
 read-only) and ``app``, 20k users in 2k groups nested 4 levels deep with
 200k direct memberships. The policy has issue 17's shape: nobody may hold
-``app:app0:admin`` (which a few groups pass on), and everyone must hold the
-membership of the group one of those groups is nested in — which the admin
-holders have only through the group they are removed from, so the fixed
-point grants it to them directly.
+an app permission some group passes on (``app:app0:admin`` when its groups
+fit), and everyone must hold the membership of the group that group is nested
+in — which its holders have only through the group they are removed from, so
+the fixed point grants it to them directly.
 
 Printed: the time of one planning pass (what the planner did before it
 planned to a fixed point), and of the whole fixed-point plan, with the
@@ -43,25 +43,25 @@ def calibration() -> float:
     return time.perf_counter() - started
 
 
-def rules(birthright: str) -> dict[str, Any]:
+def rules(birthright: str, forbidden: str) -> dict[str, Any]:
     return {"birthright": [{"name": "everyone-in", "when": "true", "system": "app", "entitlement": birthright}],
-            "exclusive": [{"name": "admin-nobody", "system": "app", "entitlement": "app:app0:admin",
-                           "allow": "false"}]}
+            "exclusive": [{"name": "nobody", "system": "app", "entitlement": forbidden, "allow": "false"}]}
 
 
-def admin_parent(app: SystemState) -> str:
-    """The membership of the group that a group holding ``app:app0:admin`` is nested in (and that does not
-    pass admin on itself, so the two rules do not conflict)."""
+def issue_shape(app: SystemState) -> tuple[str, str]:
+    """An app permission some group passes on, and the membership of the group that group is nested in (which
+    does not pass the permission on itself, so the two rules do not conflict)."""
     graph = app.expansion_graph()
     out = graph.outgoing()
-    for (ptype, pid), _ in sorted(app.holders("app:app0:admin").items()):
-        if ptype != "group":
-            continue
-        for grant in app.held_by((ptype, pid)):
-            ent = grant.entitlement.id
-            if ent.startswith("group:") and "app:app0:admin" not in reachable(graph.ids, out, graph.index[ent]):
-                return ent
-    return "app:app0:read"
+    for forbidden in (f"app:app{a}:{slug}" for a in range(2) for slug in ("admin", "write", "read")):
+        for (ptype, pid), _ in sorted(app.holders(forbidden).items()):
+            if ptype != "group":
+                continue
+            for grant in app.held_by((ptype, pid)):
+                ent = grant.entitlement.id
+                if ent.startswith("group:") and forbidden not in reachable(graph.ids, out, graph.index[ent]):
+                    return ent, forbidden
+    return "app:app0:read", "app:app0:admin"
 
 
 def reachable(ids: list[str], out: list[list[int]], start: int) -> set[str]:
@@ -76,7 +76,7 @@ def reachable(ids: list[str], out: list[list[int]], start: int) -> set[str]:
 
 def workspace(root: Path, users: int) -> Path:
     flags = {"users": users, "groups": users // 10, "depth": 4, "grants": users * 10, "apps": 2}
-    (root / "policy.yaml").write_text(yaml.safe_dump(rules("app:app0:read")))
+    (root / "policy.yaml").write_text(yaml.safe_dump(rules("app:app0:read", "app:app0:admin")))
     path = root / "pybaton.yaml"
     path.write_text(yaml.safe_dump({
         "data_dir": "data", "policies": ["policy.yaml"], "identity": {"rules": ["email", "login"]},
@@ -98,8 +98,8 @@ def main() -> None:
             raise SystemExit("sync failed")
         print(f"synced 2 systems of {users:,} users in {time.perf_counter() - started:.1f} s (not counted)")
         with open_state(ws) as state:
-            parent = admin_parent(state.systems["app"])
-        (Path(tmp) / "policy.yaml").write_text(yaml.safe_dump(rules(parent)))
+            parent, forbidden = issue_shape(state.systems["app"])
+        (Path(tmp) / "policy.yaml").write_text(yaml.safe_dump(rules(parent, forbidden)))
         policy = load_policy(ws)
         now = dt.datetime.now(dt.UTC)
         with open_state(ws) as state:
@@ -112,7 +112,7 @@ def main() -> None:
             fixed = time.perf_counter() - started
         inherited = sum(1 for a in plan.actions if any(" loses " in e for e in a.evidence))
         kinds = Counter(a.kind.value for a in plan.actions)
-        print(f"birthright: {parent}; plan: {dict(sorted(kinds.items()))}, "
+        print(f"birthright: {parent}, exclusive: nobody holds {forbidden}; plan: {dict(sorted(kinds.items()))}, "
               f"{sum(1 for f in plan.findings if f.kind == 'conflict')} conflicts")
         print(f"one planning pass: {single:.2f} s, {len(one.actions):,} actions")
         print(f"fixed-point plan:  {fixed:.2f} s, {len(plan.actions):,} actions "
