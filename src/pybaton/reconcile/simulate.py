@@ -100,8 +100,8 @@ def _closure(start: Iterable[int], edges: Sequence[Sequence[int]]) -> set[int]:
 
 def _grant(entitlement_id: str, principal: Principal, sources: Sequence[tuple[str, bool]],
            like: grant_pb2.Grant | None = None) -> grant_pb2.Grant:
-    """A grant as a sync after the plan would show it: ``like`` (the direct grant) with fresh sources, or a new
-    direct grant (no ``like``, own entitlement among its sources when it is also inherited), or a derived one."""
+    """A grant as a sync after the plan would show it, with ``sources``: ``like`` (the grant today) itself when
+    its sources do not change, else a copy with the new ones, else (nothing today) a new grant."""
     if like is not None and {k: v.is_direct for k, v in like.sources.sources.items()} == dict(sources):
         return like  # unchanged (most of them): no copy
     grant = grant_pb2.Grant()
