@@ -13,6 +13,7 @@ they are not people and must not be linked to one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,21 @@ class Correlation:
     def _link(self, identity: Identity, link: Link) -> None:
         identity.links.append(link)
         self._by_account[link.account.key] = identity
+
+    def with_links(self, links: Iterable[Link]) -> Correlation:
+        """A copy with more links — accounts that do not exist yet, which a plan will create — leaving this
+        correlation (and its identities) untouched."""
+        out = Correlation(dict(self.identities), self.orphans, self.ambiguous, self.service, dict(self._by_account))
+        for link in links:
+            identity = out.identities.get(link.identity)
+            if identity is None:
+                continue
+            copy = dataclasses.replace(identity, links=[*identity.links])
+            out.identities[identity.id] = copy
+            for known in copy.links:
+                out._by_account[known.account.key] = copy
+            out._link(copy, link)
+        return out
 
 
 def attributes_of(account: Account, mapping: Mapping[str, str]) -> dict[str, Any]:

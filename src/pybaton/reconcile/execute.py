@@ -122,6 +122,7 @@ class SystemExecutor:
         self.ws, self.system, self.dry_run = ws, system, dry_run
         self.c1z = ws.c1z(system)
         self.created: dict[str, str] = {}  # create-account action id → TYPE:ID of the account
+        self.succeeded: set[str] = set()  # ids of the actions that went through (or would, in a dry run)
         self._connector: Connector[Any] | None = None
         self._backend: _NewAccountsOnly | None = None
 
@@ -169,6 +170,16 @@ class SystemExecutor:
                 return Request(Op.DELETE_RESOURCE, {"resource": action.target})
 
     def run(self, action: Action) -> Result:
+        result = self._run(action)
+        if result.ok or result.status == "planned":
+            self.succeeded.add(action.id)
+        return result
+
+    def _run(self, action: Action) -> Result:
+        waiting = [a for a in action.after if a not in self.succeeded]
+        if waiting:  # the grant that keeps what this removal would take away did not land: do not remove
+            return Result(action, "skipped", f"{waiting[0]} did not go through, and it keeps what this would take "
+                                             "away; left for the next run")
         if action.needs and not self.created.get(action.needs):
             if self.dry_run:
                 return Result(action, "planned", f"would grant {action.target} once the account is created")

@@ -58,6 +58,8 @@ class Action(BaseModel):
     identity: str = ""
     rules: list[str] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list)
+    after: list[str] = Field(default_factory=list)  # removal: ids of the grants that must land first (they keep
+    # what this removal would otherwise take away, inherited through it); not run when one of them fails
 
     @computed_field  # type: ignore[prop-decorator]
     @property

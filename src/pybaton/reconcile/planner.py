@@ -17,16 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pybaton.identity import SOURCE_RULE, Account, Identity
 from pybaton.pb.c1.connector.v2 import grant_pb2
 from pybaton.reconcile.conditions import Condition
-from pybaton.reconcile.plan import Action, Finding, Kind, Plan, new_plan
+from pybaton.reconcile.plan import REMOVALS, Action, Finding, Kind, Plan, new_plan
 from pybaton.reconcile.policy import (
     BirthrightRule,
+    EntitlementRef,
     ExclusiveRule,
     LeaverRule,
     OrphanRule,
@@ -35,6 +36,7 @@ from pybaton.reconcile.policy import (
     rule_id,
 )
 from pybaton.reconcile.removal import removal
+from pybaton.reconcile.simulate import creator, is_planned, simulate
 from pybaton.reconcile.state import State, SystemState
 from pybaton.reconcile.workspace import Workspace
 
@@ -63,18 +65,46 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+@dataclass(frozen=True)
+class Earlier:
+    """What a pass knows of the passes before it: the real state (``state`` is what the plan so far leads to),
+    the actions planned so far, and the actions barred because rules undo each other through them."""
+
+    actual: State
+    planned: Mapping[str, Action] = field(default_factory=dict)
+    vetoes: Mapping[str, Finding] = field(default_factory=dict)
+    # (rule, condition, identity) → (value, problem): a person's attributes are the same in every pass
+    conditions: dict[tuple[str, str, str], tuple[bool | None, str]] = field(default_factory=dict)
+
+
+def _finding_key(finding: Finding) -> tuple[str, str, str, str]:
+    return finding.kind, finding.system, finding.subject, finding.message
+
+
+def _resource_of(grant: grant_pb2.Grant) -> str:
+    """``group:sre`` for a grant of ``group:sre:member``."""
+    rid = grant.entitlement.resource.id
+    return f"{rid.resource_type}:{rid.resource}" if rid.resource else grant.entitlement.id.rpartition(":")[0]
+
+
 class Planner:
     """One planning pass. Use :func:`make_plan`."""
 
     def __init__(self, ws: Workspace, policy: Policy, state: State, now: dt.datetime,
-                 orphan_seen: Mapping[str, str]) -> None:
+                 orphan_seen: Mapping[str, str], earlier: Earlier | None = None) -> None:
         self.ws, self.policy, self.state, self.now = ws, policy, state, now
+        self.earlier = earlier or Earlier(state)
         self.orphan_seen = dict(orphan_seen)
+        self.vetoes: dict[str, Finding] = {}  # actions this pass found the rules undo each other through
+        self.causes: dict[str, list[str]] = {}  # grant id → the planned removals that make it needed
+        self._removals: dict[tuple[str, str], list[Action]] = {}
+        for planned in self.earlier.planned.values():  # by target: a revoked grant's id, a deleted account
+            if planned.kind in REMOVALS:
+                self._removals.setdefault((planned.system, planned.target), []).append(planned)
         self.actions: dict[str, Action] = {}
         self.findings: dict[tuple[str, str, str, str], Finding] = {}
         self.wants: dict[tuple[str, str, str], Want] = {}
         self.creates: dict[tuple[str, str], Action] = {}
-        self._results: dict[tuple[str, str, str], bool | None] = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -85,6 +115,10 @@ class Planner:
                                          rules=list(rules))
 
     def add(self, action: Action) -> None:
+        veto = self.earlier.vetoes.get(action.id)
+        if veto is not None:  # rules undo each other through this action: neither acts, the conflict is reported
+            self.findings.setdefault(_finding_key(veto), veto)
+            return
         if self.ws.system(action.system).read_only:
             self.find("read-only", action.system, action.principal or action.target,
                       f"would {action.kind.value} {action.target}, but {action.system} is read-only", action.rules)
@@ -116,12 +150,13 @@ class Planner:
         if condition is None:
             return None
         cached = (rule, key, identity.id)
-        if cached not in self._results:
-            value, problem = condition.evaluate(identity.attributes)
-            if value is None:
-                self.find("condition-error", identity.source.system, identity.name, problem, [rule])
-            self._results[cached] = value
-        return self._results[cached]
+        found = self.earlier.conditions.get(cached)
+        if found is None:
+            found = self.earlier.conditions[cached] = condition.evaluate(identity.attributes)
+        value, problem = found
+        if value is None:
+            self.find("condition-error", identity.source.system, identity.name, problem, [rule])
+        return value
 
     def because(self, identity: Identity, condition: Condition | None) -> str:
         """``ada: department == "Engineering" (department="Engineering")``: the evidence of a match."""
@@ -179,10 +214,13 @@ class Planner:
             return
         if links:
             account = links[0].account
-            self.add(Action(kind=Kind.GRANT, system=want.system, target=want.entitlement, principal=account.ref,
-                            identity=want.identity.id, rules=[rid],
-                            evidence=[want.evidence, f"{account.ref} (linked by {links[0].rule}) does not hold "
-                                                     f"{want.entitlement}"]))
+            lost, causes = self.lost(want.system, account, want.entitlement)
+            action = self.grant_to(system, want.entitlement, account)
+            action.identity, action.rules = want.identity.id, [rid]
+            action.evidence = [want.evidence, *lost] if lost else \
+                [want.evidence, f"{account.ref} (linked by {links[0].rule}) does not hold {want.entitlement}"]
+            self.causes[action.id] = causes
+            self.add(action)
         elif want.rule.create_account:
             create = self.create_account(want, rid)
             self.add(Action(kind=Kind.GRANT, system=want.system, target=want.entitlement, needs=create.id,
@@ -205,6 +243,41 @@ class Planner:
         self.add(action)
         return self.actions.get(action.id, action)
 
+    def lost(self, system_name: str, account: Account, entitlement: str) -> tuple[list[str], list[str]]:
+        """Why ``account`` would no longer hold ``entitlement`` although it does today: the planned removals
+        that take away what it inherits it through (evidence lines, and those actions' ids)."""
+        actual = self.earlier.actual.systems.get(system_name)
+        if actual is None or actual is self.state.systems.get(system_name):
+            return [], []
+        grant = actual.grant(entitlement, (account.resource_type, account.resource_id))
+        if grant is None:
+            return [], []
+        lines: list[str] = []
+        causes: list[str] = []
+        for direct, _ in removal(actual, grant).revoke:
+            for action in self._removals.get((system_name, direct.id), []):
+                lines.append(f"{account.ref} loses {entitlement} (inherited through {direct.entitlement.id}) when "
+                             f"removed from {_resource_of(direct)} by {', '.join(action.rules)}")
+                causes.append(action.id)
+        for action in self._removals.get((system_name, account.ref), []):
+            lines.append(f"{account.ref} loses {entitlement} when the account is deleted by {', '.join(action.rules)}")
+            causes.append(action.id)
+        return lines, causes
+
+    @staticmethod
+    def grant_to(system: SystemState, entitlement: str, account: Account) -> Action:
+        """A grant to ``account``: by its reference, or, for an account the plan creates, after that action."""
+        needs = creator(system, account)
+        return Action(kind=Kind.GRANT, system=system.name, target=entitlement, principal="" if needs else account.ref,
+                      needs=needs)
+
+    def veto_planned(self, system: SystemState, direct: grant_pb2.Grant, account: Account, finding: Finding) -> bool:
+        """Bar the planned grant ``direct`` (True), when the plan makes it; the pass is then planned again."""
+        if not is_planned(system, direct):
+            return False
+        self.vetoes.setdefault(self.grant_to(system, direct.entitlement.id, account).id, finding)
+        return True
+
     # -- removals ------------------------------------------------------------------------------
 
     def remove(self, system: SystemState, grant: grant_pb2.Grant, account: Account, rid: str, why: str, *,
@@ -214,13 +287,18 @@ class Planner:
         found = removal(system, grant)
         for direct, chain in found.revoke:
             kept = self.wants.get((system.name, direct.entitlement.id, identity.id)) if identity else None
+            via = f" through {' → '.join(chain)}" if chain else ""
             if kept is not None:
                 wanted_by = rule_id("birthright", kept.rule.name)
-                self.find("conflict", system.name, account.name,
-                          f"{rid} would revoke {direct.id} but {wanted_by} gives it; nothing is done until the "
-                          "rules agree", [rid, wanted_by])
+                nested = Finding(kind="conflict", system=system.name, subject=account.name, rules=[wanted_by, rid],
+                                 message=f"{wanted_by} gives {account.ref} {direct.entitlement.id}, which would give "
+                                         f"it {grant.entitlement.id}{via}, but {rid} takes that away; nothing is "
+                                         "done until the rules agree")
+                if not self.veto_planned(system, direct, account, nested):
+                    self.find("conflict", system.name, account.name,
+                              f"{rid} would revoke {direct.id} but {wanted_by} gives it; nothing is done until the "
+                              "rules agree", [rid, wanted_by])
                 continue
-            via = f" through {' → '.join(chain)}" if chain else ""
             self.add(Action(kind=Kind.REVOKE, system=system.name, target=direct.id, principal=account.ref,
                             identity=identity.id if identity else "", rules=[rid],
                             evidence=[why, f"{account.ref} holds {grant.entitlement.id}{via}"]))
@@ -365,9 +443,14 @@ class Planner:
             return
         who = identity.name if identity else (account.ref if account else "")
         pair = f"{rule.a.system}/{rule.a.entitlement} and {rule.b.system}/{rule.b.entitlement}"
-        if not (held_a and held_b):  # only this plan would make the combination: do not grant it
+        real_a, real_b = self.really_held(held_a, rule.a), self.really_held(held_b, rule.b)
+        if not (real_a and real_b):  # only this plan would make the combination: do not grant it
             self.drop_planned_grants(rule, identity)
-            self.find("conflict", "", who, f"a birthright would give {who} both {pair} ({rid}); not granted", [rid])
+            message = f"a birthright would give {who} both {pair} ({rid}); not granted"
+            self.find("conflict", "", who, message, [rid])
+            finding = Finding(kind="conflict", subject=who, message=message, rules=[rid])
+            for side, held, real in ((rule.a, held_a, real_a), (rule.b, held_b, real_b)):
+                self.veto_plan_made(self.state.systems[side.system], [h for h in held if h not in real], finding)
             return
         self.find("violation", "", who, f"holds both {pair}", [rid])
         if rule.drop is not None:
@@ -375,6 +458,20 @@ class Planner:
             system = self.state.systems[side.system]
             for acct, grant in held_a if rule.drop == "a" else held_b:
                 self.remove(system, grant, acct, rid, f"{who} holds both {pair}; {rid} drops {side.entitlement}")
+
+    def really_held(self, held: list[tuple[Account, grant_pb2.Grant]],
+                    side: EntitlementRef) -> list[tuple[Account, grant_pb2.Grant]]:
+        """Of what the planned state holds, what the system holds today."""
+        actual = self.earlier.actual.systems.get(side.system)
+        return [(a, g) for a, g in held
+                if actual is not None and actual.grant(side.entitlement, (a.resource_type, a.resource_id))]
+
+    def veto_plan_made(self, system: SystemState, held: list[tuple[Account, grant_pb2.Grant]],
+                       finding: Finding) -> None:
+        """Bar the planned grants an imagined holding comes from (it exists only because of them)."""
+        for account, grant in held:
+            for direct, _ in removal(system, grant).revoke:
+                self.veto_planned(system, direct, account, finding)
 
     def drop_planned_grants(self, rule: ToxicRule, identity: Identity | None) -> None:
         if identity is None:
@@ -404,18 +501,114 @@ class Planner:
         return new_plan(self.ws.path, self.state.basis, self.actions.values(), self.findings.values())
 
     def drop_orphaned_grants(self) -> None:
-        """A grant waiting for an account that will not be created (read-only, dropped) goes too."""
+        """A grant waiting for an account that will not be created (read-only, dropped) goes too, and so does an
+        account created only for grants that were all barred."""
         for key, action in list(self.actions.items()):
             if action.needs and action.needs not in self.actions:
                 del self.actions[key]
+        needed = {a.needs for a in self.actions.values() if a.needs}
+        for key, action in list(self.actions.items()):
+            if action.kind is Kind.CREATE_ACCOUNT and key not in needed:
+                del self.actions[key]
+
+
+MAX_PASSES = 20  # a plan settles in a pass or two: each pass only answers what the previous one removed
+MAX_ROUNDS = 50  # each round bars at least one more action, so this only guards against a mistake
+
+
+@dataclass
+class _Round:
+    """The passes of one round: actions planned so far, every finding, and what the round found must be barred."""
+
+    planned: dict[str, Action] = field(default_factory=dict)
+    findings: dict[tuple[str, str, str, str], Finding] = field(default_factory=dict)
+    causes: dict[str, list[str]] = field(default_factory=dict)
+    vetoes: dict[str, Finding] = field(default_factory=dict)
+    orphan_seen: dict[str, str] = field(default_factory=dict)
+
+
+def _round(ws: Workspace, policy: Policy, state: State, now: dt.datetime, orphan_seen: Mapping[str, str],
+           vetoes: Mapping[str, Finding], max_passes: int,
+           conditions: dict[tuple[str, str, str], tuple[bool | None, str]]) -> _Round:
+    """Plan, imagine the result, plan again against it, until a pass adds nothing (or must bar something)."""
+    out = _Round()
+    view = state
+    for number in range(max_passes + 1):  # the last pass only checks that the plan has settled
+        planner = Planner(ws, policy, view, now, orphan_seen, Earlier(state, out.planned, vetoes, conditions))
+        planner.run()
+        if number == 0:
+            out.orphan_seen = planner.orphan_seen
+        if planner.vetoes:
+            out.vetoes = planner.vetoes
+            return out
+        for key, finding in planner.findings.items():
+            out.findings.setdefault(key, finding)
+        new = {k: a for k, a in planner.actions.items() if k not in out.planned}
+        if not new:
+            return out
+        out.planned.update(new)
+        out.causes.update({k: planner.causes[k] for k in new if planner.causes.get(k)})
+        view = simulate(state, list(out.planned.values()))
+    out.vetoes = _unsettled(new, out, max_passes)
+    return out
+
+
+def _unsettled(last: Mapping[str, Action], out: _Round, max_passes: int) -> dict[str, Finding]:
+    """Still changing after ``max_passes``: bar the last pass's actions and the removals that called for them."""
+    barred = dict(last)
+    for key in last:
+        barred.update({c: out.planned[c] for c in out.causes.get(key, []) if c in out.planned})
+    rules = sorted({r for a in barred.values() for r in a.rules})
+    return {key: Finding(kind="conflict", system=action.system, subject=action.principal or action.target,
+                         rules=rules, message=f"the plan does not settle after {max_passes} planning passes: "
+                                              f"{', '.join(rules)} keep undoing each other ({key}); nothing is done "
+                                              "until the rules agree")
+            for key, action in barred.items()}
+
+
+def _ordered(planned: Mapping[str, Action], causes: Mapping[str, list[str]]) -> list[Action]:
+    """The actions, each removal marked to wait for the grants that keep what it would otherwise take away."""
+    actions = dict(planned)
+    for grant, removals in causes.items():
+        for key in removals:
+            if key in actions and grant not in actions[key].after:
+                waiting = actions[key].model_copy(deep=True) if actions[key] is planned[key] else actions[key]
+                waiting.after.append(grant)
+                waiting.evidence.append(f"after {grant} (it keeps what this takes away)")
+                actions[key] = waiting
+    return list(actions.values())
 
 
 def make_plan(ws: Workspace, policy: Policy, state: State, *, now: dt.datetime | None = None,
-              orphan_seen: Mapping[str, str] | None = None) -> tuple[Plan, dict[str, str]]:
-    """The plan, and the updated record of when each orphan account was first seen."""
-    planner = Planner(ws, policy, state, now or dt.datetime.now(dt.UTC), orphan_seen or {})
-    plan = planner.run()
-    return plan, planner.orphan_seen
+              orphan_seen: Mapping[str, str] | None = None,
+              max_passes: int = MAX_PASSES) -> tuple[Plan, dict[str, str]]:
+    """The plan, and the updated record of when each orphan account was first seen.
+
+    Planned to a fixed point: the state the plan leads to (its writes applied,
+    expansion re-applied) is planned again until nothing changes, so a second
+    plan right after applying this one is empty — a revocation that would take
+    away what a birthright guarantees (inherited through the group it removes)
+    is met by a direct grant in the same plan, ahead of it. When rules undo each
+    other through nesting (one grants a membership that gives what another
+    takes away), the actions involved are barred, the conflict is reported, and
+    the round is planned again without them: neither side acts.
+    """
+    when = now or dt.datetime.now(dt.UTC)
+    vetoes: dict[str, Finding] = {}
+    conditions: dict[tuple[str, str, str], tuple[bool | None, str]] = {}
+    for _ in range(MAX_ROUNDS):
+        result = _round(ws, policy, state, when, orphan_seen or {}, vetoes, max_passes, conditions)
+        if not result.vetoes:
+            plan = new_plan(ws.path, state.basis, _ordered(result.planned, result.causes), result.findings.values())
+            return plan, result.orphan_seen
+        fresh = {k: f for k, f in result.vetoes.items() if k not in vetoes}
+        if not fresh:
+            break
+        vetoes.update(fresh)
+    stuck = Finding(kind="conflict", message=f"the plan does not settle after {MAX_ROUNDS} rounds of barring "
+                                             "conflicting actions; nothing is done", rules=sorted(
+                                                 {r for f in vetoes.values() for r in f.rules}))
+    return new_plan(ws.path, state.basis, [], [*result.findings.values(), stuck]), result.orphan_seen
 
 
 def orphans_path(ws: Workspace) -> Path:

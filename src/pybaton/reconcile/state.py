@@ -22,6 +22,8 @@ from pybaton.errors import C1ZError, UserError
 from pybaton.identity import Account, Correlation, SystemAccounts, correlate, read_accounts
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2
 from pybaton.reconcile.workspace import SystemSpec, Workspace
+from pybaton.sync.expand_graph import EntitlementGraph
+from pybaton.sync.expand_store import sync_graph
 
 Principal = tuple[str, str]
 
@@ -39,6 +41,7 @@ class SystemState:
         self._holders: dict[str, dict[Principal, grant_pb2.Grant]] = {}
         self._held: dict[Principal, list[grant_pb2.Grant]] = {}
         self._entitlements: dict[str, entitlement_pb2.Entitlement | None] = {}
+        self._graph: EntitlementGraph | None = None
 
     def account(self, principal: Principal) -> Account | None:
         return self._accounts.get(principal)
@@ -63,6 +66,12 @@ class SystemState:
         if entitlement_id not in self._entitlements:
             self._entitlements[entitlement_id] = self.reader.entitlement(entitlement_id)
         return self._entitlements[entitlement_id]
+
+    def expansion_graph(self) -> EntitlementGraph:
+        """Which entitlements pass on to which (nested groups): what the sync's grant expansion followed."""
+        if self._graph is None:
+            self._graph = sync_graph(self.reader)
+        return self._graph
 
     def is_protected(self, entitlement_id: str) -> bool:
         """Entitlements the workspace says are never revoked here (e.g. PostgreSQL's PUBLIC)."""

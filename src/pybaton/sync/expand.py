@@ -51,7 +51,7 @@ from typing import Any
 from pybaton.c1z import C1ZFile, SyncWriter, syncs
 from pybaton.sync import expand_store as store
 from pybaton.sync import expand_wire as wire
-from pybaton.sync.expand_graph import Component, EntitlementGraph, Plan, edges_within, plan
+from pybaton.sync.expand_graph import EntitlementGraph, Holders, HolderSet, Plan, expansion_walk, plan
 from pybaton.sync.expand_store import DerivedWriter, Destination, Principals, PriorDerived
 from pybaton.sync.progress import Progress
 
@@ -67,9 +67,6 @@ CHUNK_ROWS = 50_000
 # Expansions writing at least this many rows, and a quarter of the table, rebuild the principal index afterwards.
 BULK_MIN_ROWS = 200_000
 
-HolderSet = set[int] | frozenset[int]
-
-
 @dataclass
 class ExpansionStats:
     """What one expansion did (for logs, the CLI and tests)."""
@@ -83,74 +80,6 @@ class ExpansionStats:
     skipped: int = 0
     resumed: bool = False
     bulk: bool = False
-
-
-# -- computing holders ------------------------------------------------------------------------------
-
-
-class _Holders:
-    """Holder sets, computed component by component, freed once nothing downstream needs them."""
-
-    def __init__(self, graph: EntitlementGraph, direct: list[frozenset[int]], people: Principals) -> None:
-        self.graph = graph
-        self.direct = direct
-        self.people = people
-        self.into = graph.incoming()
-        self._uses = [len(dsts) for dsts in graph.outgoing()]
-        self._held: dict[int, set[int]] = {}
-        self._typesets: dict[str, set[int]] = {}
-        for idx, ptype in enumerate(people.types):
-            self._typesets.setdefault(ptype, set()).add(idx)
-        self._allowed: dict[frozenset[str], frozenset[int]] = {}
-
-    def held(self, ent: int) -> HolderSet:
-        found = self._held.get(ent)
-        return self.direct[ent] if found is None else found
-
-    def _filter(self, types: frozenset[str]) -> frozenset[int]:
-        allowed = self._allowed.get(types)
-        if allowed is None:
-            allowed = frozenset().union(*(self._typesets.get(t, ()) for t in types))
-            self._allowed[types] = allowed
-        return allowed
-
-    def contribution(self, src: int, dst: int) -> HolderSet:
-        """The principals that flow over ``src -> dst``."""
-        spec = self.graph.edges[(src, dst)]
-        base = self.direct[src] if spec.shallow else self.held(src)
-        return base if spec.types is None else base & self._filter(spec.types)
-
-    def compute(self, comp: Component) -> None:
-        """Holder sets of one component's members (their sources are all final by now)."""
-        for member in comp.members:
-            if self.into[member]:
-                self._held[member] = set(self.direct[member]).union(
-                    *(self.contribution(s, member) for s in self.into[member] if s not in comp.members))
-        if comp.cyclic:
-            self._fixpoint(comp)
-
-    def _fixpoint(self, comp: Component) -> None:
-        """Propagate around a cycle until nothing changes (sets only grow, so this ends)."""
-        inner = edges_within(comp.members, self.into)
-        changed = True
-        while changed:
-            changed = False
-            for src, dst in inner:
-                target = self._held[dst]
-                before = len(target)
-                target |= self.contribution(src, dst)
-                changed = changed or len(target) != before
-
-    def release(self, comp: Component) -> None:
-        """Forget the holders no later component reads (each edge into the component is one use of its source)."""
-        for member in comp.members:
-            for src in self.into[member]:
-                self._uses[src] -= 1
-                if self._uses[src] == 0:
-                    self._held.pop(src, None)
-        for member in comp.members:
-            if self._uses[member] == 0:
-                self._held.pop(member, None)
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -190,20 +119,7 @@ class _Batcher:
             self._since = time.monotonic()
 
 
-def _destinations(layout: Plan, holders: _Holders) -> Iterator[tuple[int, int]]:
-    """Walk the plan: compute each component's holders, yield ``(position, entitlement)`` for every
-    entitlement that receives grants, then let the component's sources go."""
-    position = 0
-    for comp in layout.components:
-        holders.compute(comp)
-        for member in comp.members:
-            if holders.into[member]:
-                yield position, member
-                position += 1
-        holders.release(comp)
-
-
-def _groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], holders: _Holders,
+def _groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], holders: Holders,
             out: DerivedWriter) -> list[tuple[bytes, list[int]]]:
     """The derived principals of one destination, grouped by their sources (which fix the bytes after the id).
 
@@ -227,8 +143,7 @@ def _groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], 
             if members:
                 groups.setdefault(out.tail(((ids[src], is_direct),)), set()).update(members)
     for p in multi:
-        key = tuple((ids[s], p in holders.direct[s]) for s, reached in contributions if p in reached)
-        groups.setdefault(out.tail(key), set()).add(p)
+        groups.setdefault(out.tail(holders.sources(p, contributions)), set()).add(p)
     return [(tail, sorted(members)) for tail, members in sorted(groups.items())]
 
 
@@ -248,6 +163,7 @@ class _Run:
         self.warnings = store.Warnings()
         self.ents = store.Entitlements(self.conn, self.sync_id)
         self.now = syncs.now_text()
+        self.people = Principals()
 
     # -- setup --------------------------------------------------------------------------------------
 
@@ -282,9 +198,9 @@ class _Run:
     def _remaining(self, graph: EntitlementGraph, direct: list[frozenset[int]], people: Principals,
                    layout: Plan) -> int:
         """How many derived grants are still to write: a dry walk (set arithmetic only)."""
-        holders = _Holders(graph, direct, people)
+        holders = Holders(graph, direct, people.types)
         done = int(self.state["done"])
-        return sum(len(holders.held(ent)) - len(direct[ent]) for position, ent in _destinations(layout, holders)
+        return sum(len(holders.held(ent)) - len(direct[ent]) for position, ent in expansion_walk(layout, holders)
                    if position >= done)
 
     @contextlib.contextmanager
@@ -303,6 +219,7 @@ class _Run:
         with self._step("loading holders"):
             prior = store.load_prior_derived(self.conn, self.sync_id, boundary)
             people, direct = store.load_direct(self.writer, self.conn, self.sync_id, boundary, graph, prior)
+            self.people = people
         with self._step("planning"):
             layout = plan(graph, self.max_depth)
             self._report_depth(graph, layout)
@@ -313,13 +230,13 @@ class _Run:
             out = DerivedWriter(self.writer, self.conn, people, store.load_parents(self.conn, self.sync_id, people),
                                 graph, self.now)
         try:
-            self._write(graph, layout, _Holders(graph, direct, people), out, prior)
+            self._write(graph, layout, Holders(graph, direct, people.types), out, prior)
         finally:
             out.close()
         self.warnings.emit()
         return self.stats
 
-    def _write(self, graph: EntitlementGraph, layout: Plan, holders: _Holders, out: DerivedWriter,
+    def _write(self, graph: EntitlementGraph, layout: Plan, holders: Holders, out: DerivedWriter,
                prior: PriorDerived) -> None:
         if self.stats.bulk:
             with self._step("dropping bulk indexes"):
@@ -333,13 +250,13 @@ class _Run:
 
     # -- the walk -----------------------------------------------------------------------------------
 
-    def _walk(self, layout: Plan, holders: _Holders, out: DerivedWriter, prior: PriorDerived,
+    def _walk(self, layout: Plan, holders: Holders, out: DerivedWriter, prior: PriorDerived,
               batch: _Batcher) -> None:
         total = len(layout.destinations(holders.into))
         if self.progress is not None:
             self.progress.phase("grant expansion", total)
         done = int(self.state["done"])
-        for position, ent in _destinations(layout, holders):
+        for position, ent in expansion_walk(layout, holders):
             if position >= done:
                 self._expand_destination(ent, holders, out, prior, batch, position)
             if self.progress is not None:
@@ -352,13 +269,13 @@ class _Run:
             return None
         return Destination(ent, graph.ids[ent], found[0], found[1], wire.entitlement_field(found[2]))
 
-    def _expand_destination(self, ent: int, holders: _Holders, out: DerivedWriter, prior: PriorDerived,
+    def _expand_destination(self, ent: int, holders: Holders, out: DerivedWriter, prior: PriorDerived,
                             batch: _Batcher, position: int) -> None:
         """Write the derived grants of one entitlement, add sources to its direct grants, drop stale ones."""
         dest = self._destination(ent, holders.graph)
         if dest is None:
             return
-        contributions = [(s, holders.contribution(s, ent)) for s in holders.into[ent]]
+        contributions = holders.contributions(ent)
         derived = holders.held(ent) - holders.direct[ent]
         skip = int(self.state["chunks"]) if position == int(self.state["done"]) else 0
         chunk = 0
@@ -371,11 +288,11 @@ class _Run:
                     self.stats.derived += len(part)
                     batch.wrote(len(part), position, chunk)
         self._merge_into_direct(dest, contributions, holders)
-        self._remove_stale(dest.entitlement_id, derived, holders.people, prior)
+        self._remove_stale(dest.entitlement_id, derived, self.people, prior)
         batch.wrote(0, position + 1, 0)
 
     def _merge_into_direct(self, dest: Destination, contributions: Sequence[tuple[int, HolderSet]],
-                           holders: _Holders) -> None:
+                           holders: Holders) -> None:
         """Principals holding the destination directly *and* through a source: add the sources to their grant."""
         own = holders.direct[dest.index]
         if not own:
@@ -384,8 +301,8 @@ class _Run:
         for _, c in contributions:
             reached |= own.intersection(c)
         for p in sorted(reached):
-            found = [(holders.graph.ids[s], p in holders.direct[s]) for s, c in contributions if p in c]
-            rows = store.merged_rows(self.conn, dest, (holders.people.types[p], holders.people.ids[p]), found,
+            rows = store.merged_rows(self.conn, dest, (self.people.types[p], self.people.ids[p]),
+                                     holders.sources(p, contributions),
                                      self.sync_id, int(self.state["boundary"]), self.now)
             if rows:
                 self.writer.put_grant_rows(rows)

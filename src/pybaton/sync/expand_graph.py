@@ -9,15 +9,19 @@ is one more than the deepest component feeding it, so a layer only ever reads
 holder sets finished in earlier layers. That layering is also the depth that
 ``max_depth`` bounds.
 
-Everything here works on small integers (entitlement indices); this module
-knows nothing about SQLite or protobuf, which keeps it easy to test and fast.
+Everything here works on small integers (entitlement and principal indices);
+this module knows nothing about SQLite or protobuf, which keeps it easy to test
+and fast, and lets the reconcile planner re-apply expansion to a state it only
+imagines (what the grants will be after its plan) with the very same rules.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+
+HolderSet = set[int] | frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -205,3 +209,95 @@ def edges_within(members: Iterable[int], into: Sequence[Sequence[int]]) -> list[
     """The (src, dst) edges between members of one component."""
     inside = set(members)
     return [(src, dst) for dst in sorted(inside) for src in into[dst] if src in inside]
+
+
+class Holders:
+    """Holder sets, computed component by component, freed once nothing downstream needs them.
+
+    ``direct[e]``: the principals (numbers) holding entitlement ``e`` directly;
+    ``types[p]``: principal ``p``'s resource type (for edges filtered by type).
+    """
+
+    def __init__(self, graph: EntitlementGraph, direct: Sequence[frozenset[int]], types: Sequence[str]) -> None:
+        self.graph = graph
+        self.direct = direct
+        self.into = graph.incoming()
+        self._uses = [len(dsts) for dsts in graph.outgoing()]
+        self._held: dict[int, set[int]] = {}
+        self._typesets: dict[str, set[int]] = {}
+        for idx, ptype in enumerate(types):
+            self._typesets.setdefault(ptype, set()).add(idx)
+        self._allowed: dict[frozenset[str], frozenset[int]] = {}
+
+    def held(self, ent: int) -> HolderSet:
+        found = self._held.get(ent)
+        return self.direct[ent] if found is None else found
+
+    def _filter(self, types: frozenset[str]) -> frozenset[int]:
+        allowed = self._allowed.get(types)
+        if allowed is None:
+            allowed = frozenset().union(*(self._typesets.get(t, ()) for t in types))
+            self._allowed[types] = allowed
+        return allowed
+
+    def contribution(self, src: int, dst: int) -> HolderSet:
+        """The principals that flow over ``src -> dst``."""
+        spec = self.graph.edges[(src, dst)]
+        base = self.direct[src] if spec.shallow else self.held(src)
+        return base if spec.types is None else base & self._filter(spec.types)
+
+    def contributions(self, ent: int) -> list[tuple[int, HolderSet]]:
+        """What flows into ``ent`` over each of its incoming edges."""
+        return [(src, self.contribution(src, ent)) for src in self.into[ent]]
+
+    def sources(self, principal: int, contributions: Sequence[tuple[int, HolderSet]]) -> tuple[tuple[str, bool], ...]:
+        """The ``sources`` of ``principal``'s grant: each entitlement it came through, and whether it holds that
+        one directly (Baton's ``GrantSource.is_direct``)."""
+        return tuple((self.graph.ids[src], principal in self.direct[src])
+                     for src, reached in contributions if principal in reached)
+
+    def compute(self, comp: Component) -> None:
+        """Holder sets of one component's members (their sources are all final by now)."""
+        for member in comp.members:
+            if self.into[member]:
+                self._held[member] = set(self.direct[member]).union(
+                    *(self.contribution(s, member) for s in self.into[member] if s not in comp.members))
+        if comp.cyclic:
+            self._fixpoint(comp)
+
+    def _fixpoint(self, comp: Component) -> None:
+        """Propagate around a cycle until nothing changes (sets only grow, so this ends)."""
+        inner = edges_within(comp.members, self.into)
+        changed = True
+        while changed:
+            changed = False
+            for src, dst in inner:
+                target = self._held[dst]
+                before = len(target)
+                target |= self.contribution(src, dst)
+                changed = changed or len(target) != before
+
+    def release(self, comp: Component) -> None:
+        """Forget the holders no later component reads (each edge into the component is one use of its source)."""
+        for member in comp.members:
+            for src in self.into[member]:
+                self._uses[src] -= 1
+                if self._uses[src] == 0:
+                    self._held.pop(src, None)
+        for member in comp.members:
+            if self._uses[member] == 0:
+                self._held.pop(member, None)
+
+
+def expansion_walk(layout: Plan, holders: Holders, *, keep: bool = False) -> Iterator[tuple[int, int]]:
+    """Walk the plan: compute each component's holders, yield ``(position, entitlement)`` for every
+    entitlement that receives grants, then let the component's sources go (unless ``keep``)."""
+    position = 0
+    for comp in layout.components:
+        holders.compute(comp)
+        for member in comp.members:
+            if holders.into[member]:
+                yield position, member
+                position += 1
+        if not keep:
+            holders.release(comp)

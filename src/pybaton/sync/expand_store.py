@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
-from pybaton.c1z import SyncWriter, schema
+from pybaton.c1z import SyncReader, SyncWriter, schema
 from pybaton.c1z.writer import GrantRow
 from pybaton.errors import C1ZFormatError
 from pybaton.model import annotations as ann
@@ -151,17 +151,28 @@ def load_graph(conn: sqlite3.Connection, sync_id: str, ents: Entitlements, warni
     return graph
 
 
+def sync_graph(reader: SyncReader) -> EntitlementGraph:
+    """The expansion graph of a finished sync, for a reader that re-applies expansion to changes it imagines
+    (the reconcile planner); the sync already reported any problem with the data, so nothing is logged here."""
+    conn = reader.c1z.conn
+    return load_graph(conn, reader.sync_id, Entitlements(conn, reader.sync_id), Warnings())
+
+
 # -- holders ---------------------------------------------------------------------------------------
 
 
+def is_derived(grant: grant_pb2.Grant, entitlement_id: str | None = None) -> bool:
+    """Baton's rule: a grant is derived (made by expansion) when it has sources and its own entitlement is not
+    one of them; every other grant is direct, and is what expansion starts from."""
+    sources = grant.sources.sources
+    return len(sources) > 0 and (entitlement_id or grant.entitlement.id) not in sources
+
+
 def _grant_is_derived(blob: bytes, entitlement_id: str) -> bool:
-    """Baton's rule: a grant is derived when it has sources and its own entitlement is not one of them."""
     try:
-        grant = grant_pb2.Grant.FromString(blob)
+        return is_derived(grant_pb2.Grant.FromString(blob), entitlement_id)
     except DecodeError:
         return False
-    sources = grant.sources.sources
-    return len(sources) > 0 and entitlement_id not in sources
 
 
 def load_prior_derived(conn: sqlite3.Connection, sync_id: str, boundary: int) -> PriorDerived:
