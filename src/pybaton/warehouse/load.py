@@ -11,6 +11,7 @@ exactly as it was. Loading a sync the warehouse already holds does nothing.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -202,6 +203,9 @@ def load_file(engine: Engine, system: str, path: Path, *, keep_syncs: int, sync_
                              identity_provider=identity_provider, started=started)
     except C1ZError as exc:
         raise WarehouseLoadError(f"{system}: not loaded, the warehouse is unchanged: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # a damaged file can fail anywhere SQLite reads it
+        raise WarehouseLoadError(f"{system}: not loaded, the warehouse is unchanged: {path}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def _load_run(engine: Engine, system: str, reader: SyncReader, *, keep_syncs: int, identity_provider: bool,
