@@ -264,3 +264,25 @@ def test_as_of_accepts_dates_times_durations_and_sync_ids() -> None:
         parse_moment("yesterday")
     with pytest.raises(UsageError):
         parse_as_of("2026-13-45")
+
+
+def test_readers_are_not_blocked_by_a_load_in_progress(warehouse_url: str, tmp_path: Path) -> None:
+    """A load's open write transaction: queries from another connection answer at once, with the old state."""
+    from pybaton.warehouse.engine import write_transaction
+    from pybaton.warehouse.load import delete_syncs
+
+    path = tmp_path / "app.c1z"
+    write_sync(path, {"eng": ["ada", "bob"]})
+    with Warehouse.open(warehouse_url) as writer, Warehouse.open(warehouse_url) as reader:
+        writer.load("app", path)
+        with write_transaction(writer.engine, lock="system:app") as conn:
+            delete_syncs(conn, [writer.syncs()["app"].sync_pk])  # half-way through a swap
+            answer: list[list[str]] = []
+            thread = threading.Thread(target=lambda: answer.append(
+                [e.principal_id for e in reader.who_has("group:eng:member")]))
+            thread.start()
+            thread.join(10)
+            assert not thread.is_alive(), "a reader waited for the load"
+            assert answer == [["ada", "bob"]]
+            conn.rollback()
+        assert [e.principal_id for e in reader.who_has("group:eng:member")] == ["ada", "bob"]

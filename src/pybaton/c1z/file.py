@@ -157,7 +157,8 @@ class C1ZFile:
                     conn = _connect(staged, writable=False)
                 try:
                     _prepare(conn, path, writable=False)
-                    conn.execute("pragma journal_mode = delete")
+                    with sqlite_errors(path):
+                        conn.execute("pragma journal_mode = delete")
                 finally:
                     conn.close()
                 entry = cache.publish(staged, key)

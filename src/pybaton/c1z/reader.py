@@ -126,6 +126,14 @@ class SyncReader:
         return next(self._messages(grant_pb2.Grant.FromString, "v1_grants", " and external_id = ?",
                                    (grant_id,)), None)
 
+    def grant_records(self) -> Iterator[tuple[str, str, str, str, str, str, bytes]]:
+        """Every grant as stored, without decoding: ``(grant_id, entitlement_id, resource_type, resource_id,
+        principal_type, principal_id, data)``, in order (for bulk copies such as the warehouse's loads)."""
+        sql = ("select external_id, entitlement_id, resource_type_id, resource_id, principal_resource_type_id, "
+               "principal_resource_id, data from v1_grants where sync_id = ? order by id")
+        for row in self._rows(sql, (self.sync_id,)):
+            yield row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6])
+
     def expansion_rows(self) -> Iterator[tuple[str, str, str, str, bytes]]:
         """``(grant_id, entitlement_id, principal_type, principal_id, GrantExpandable bytes)``."""
         sql = ("select external_id, entitlement_id, principal_resource_type_id, principal_resource_id, expansion "

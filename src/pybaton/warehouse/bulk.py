@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import BigInteger, Boolean, Connection, Float, Integer, LargeBinary, Table, Text
+from sqlalchemy.types import TypeEngine
 
 from pybaton.warehouse.engine import POSTGRESQL
 
@@ -29,13 +30,26 @@ class _Counter:
             yield row
 
 
+_PG_TYPES = ((Boolean, "bool"), (BigInteger, "int8"), (Integer, "int4"), (Float, "float8"), (LargeBinary, "bytea"),
+             (Text, "text"))
+
+
+def _pg_type(column_type: TypeEngine[Any]) -> str:
+    """The PostgreSQL type name binary ``COPY`` sends a column as."""
+    for sa_type, name in _PG_TYPES:
+        if isinstance(column_type, sa_type):
+            return name
+    raise TypeError(f"no COPY type for {column_type!r}")
+
+
 def write_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Row]) -> int:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table`` inside ``conn``'s transaction; the count."""
     counted = _Counter(rows)
     raw: Any = conn.connection.driver_connection
     names = ", ".join(columns)
     if conn.dialect.name == POSTGRESQL:
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_pg_type(table.c[name].type) for name in columns])
             for row in counted:
                 copy.write_row(row)
     else:

@@ -156,7 +156,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         with write_transaction(engine, lock="migrate") as conn:
             command.upgrade(_alembic_config(conn), revision)
     except DBAPIError as exc:
-        raise WarehouseError(f"cannot open the warehouse: {one_line(exc)}") from None
+        where = engine.url.render_as_string(hide_password=True)
+        raise WarehouseError(f"cannot open the warehouse {where}: {one_line(exc)}") from None
 
 
 def one_line(exc: DBAPIError) -> str:

@@ -11,18 +11,19 @@ exactly as it was. Loading a sync the warehouse already holds does nothing.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pybaton.c1z import C1ZFile, SyncReader, SyncRun
-from pybaton.c1z.access import Holding
 from pybaton.c1z.syncs import parse_time
-from pybaton.errors import C1ZError, WarehouseLoadError
-from pybaton.pb.c1.connector.v2 import resource_pb2
+from pybaton.errors import C1ZError, C1ZFormatError, WarehouseLoadError
+from pybaton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from pybaton.warehouse import schema as s
 from pybaton.warehouse.bulk import Row, write_rows
 from pybaton.warehouse.engine import write_transaction
@@ -94,17 +95,33 @@ def _entitlement_rows(reader: SyncReader, sync_pk: int) -> Iterator[Row]:
 GRANT_BATCH = 50_000
 
 
+# A serialized Grant's ``sources`` field (number 5, length-delimited) starts with this tag byte. A grant
+# without it in its bytes has no sources (held directly) and is not decoded at all; one with the byte
+# somewhere (maybe inside a string) is decoded to be sure.
+_SOURCES_TAG = b"\x2a"
+
+
+def _sources(grant_id: str, entitlement_id: str, data: bytes) -> tuple[bool, tuple[str, ...]]:
+    """(held directly, the entitlements it comes through), Baton's reading of the grant's sources."""
+    if _SOURCES_TAG not in data:
+        return True, ()
+    try:
+        sources = grant_pb2.Grant.FromString(data).sources.sources
+    except DecodeError as exc:
+        raise C1ZFormatError(f"grant {grant_id}: corrupt protobuf data ({exc})") from None
+    via = tuple(sorted(key for key in sources if key != entitlement_id))
+    return len(sources) == 0 or entitlement_id in sources, via
+
+
 def _grant_batches(reader: SyncReader, sync_pk: int) -> Iterator[tuple[list[Row], list[Row]]]:
-    """Grant rows and the sources of the derived ones, a bounded batch at a time."""
+    """Grant rows and the sources of the derived ones, a bounded batch at a time, copied without re-encoding."""
     grants: list[Row] = []
     sources: list[Row] = []
-    for grant in reader.grants():
-        holding = Holding.of(grant)
-        ent = grant.entitlement
-        sources.extend((sync_pk, grant.id, source) for source in holding.via)
-        grants.append((sync_pk, grant.id, ent.id, ent.resource.id.resource_type, ent.resource.id.resource,
-                       grant.principal.id.resource_type, grant.principal.id.resource, holding.direct,
-                       VIA_SEPARATOR.join(holding.via), grant.SerializeToString()))
+    for grant_id, ent_id, rtype, rid, ptype, pid, data in reader.grant_records():
+        direct, via = _sources(grant_id, ent_id, data)
+        if via:
+            sources.extend((sync_pk, grant_id, source) for source in via)
+        grants.append((sync_pk, grant_id, ent_id, rtype, rid, ptype, pid, direct, VIA_SEPARATOR.join(via), data))
         if len(grants) >= GRANT_BATCH:
             yield grants, sources
             grants, sources = [], []
@@ -177,6 +194,7 @@ def load_file(engine: Engine, system: str, path: Path, *, keep_syncs: int, sync_
     started = time.monotonic()
     try:
         with C1ZFile.open(path) as c1z:
+            c1z.conn.execute("pragma mmap_size = 0")  # read through the page cache: RSS must not grow with the file
             run = _resolve(c1z, sync_id)
             with engine.connect() as probe:
                 if _is_loaded(probe, system, run.sync_id):
@@ -185,6 +203,9 @@ def load_file(engine: Engine, system: str, path: Path, *, keep_syncs: int, sync_
                              identity_provider=identity_provider, started=started)
     except C1ZError as exc:
         raise WarehouseLoadError(f"{system}: not loaded, the warehouse is unchanged: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # a damaged file can fail anywhere SQLite reads it
+        raise WarehouseLoadError(f"{system}: not loaded, the warehouse is unchanged: {path}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
 
 def _load_run(engine: Engine, system: str, reader: SyncReader, *, keep_syncs: int, identity_provider: bool,
