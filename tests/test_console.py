@@ -141,6 +141,8 @@ def test_a_reviewer_sees_and_decides_only_their_items_and_cannot_apply(
     bob = _client(synced, warehouse)
     token = _login(bob, "bob")
     page = bob.get(f"/reviews/{cid}?reviewer=ann").text  # asking for ann's items shows bob's own
+    listed = list(csv.DictReader(io.StringIO(bob.get(f"/reviews/{cid}?reviewer=ann&format=csv").text)))
+    assert len(listed) == bob_total and {r["reviewer"] for r in listed} == {"bob"}
     assert f'value="{bobs[0].item_pk}"' in page and f'value="{anns[0].item_pk}"' not in page
     assert "ann" not in re.sub(r"<[^>]+>", " ", page.split('id="items"')[1]).split()
     response = bob.post(f"/reviews/{cid}/decide", data={"csrf": token, "decision": "revoke",

@@ -326,6 +326,11 @@ class Console:
         sort = request.query_params.get("sort", "item")
         descending = request.query_params.get("dir") == "desc"
         pending = request.query_params.get("pending") == "1"
+        if request.query_params.get("format") == "csv":
+            everything, _ = reviews.items(self.wh, campaign.campaign_id, reviewer=reviewer, pending_only=pending,
+                                          sort=sort, descending=descending, limit=None)
+            return _csv(f"review-{campaign.campaign_id}-items.csv", reviews.EVIDENCE_COLUMNS,
+                        ([row[c] for c in reviews.EVIDENCE_COLUMNS] for row in (i.as_row() for i in everything)))
         found, total = reviews.items(self.wh, campaign.campaign_id, reviewer=reviewer, pending_only=pending,
                                      sort=sort, descending=descending, offset=_offset(request), limit=PAGE_SIZE)
         progress = reviews.progress(self.wh, campaign.campaign_id)
