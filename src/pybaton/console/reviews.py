@@ -21,7 +21,7 @@ import datetime as dt
 import io
 import json
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, and_, case, func, insert, select, update
 
-from pybaton.c1z.access import Holding
 from pybaton.console import store
 from pybaton.errors import UserError
-from pybaton.identity import Account, Identity
+from pybaton.identity import Identity
 from pybaton.reconcile.plan import Action, Finding, Kind, Plan, new_plan
 from pybaton.reconcile.removal import removal
-from pybaton.reconcile.state import State, SystemState, open_state
+from pybaton.reconcile.state import State, open_state
 from pybaton.reconcile.workspace import Workspace
-from pybaton.warehouse import Warehouse
+from pybaton.warehouse import AccessEntry, Warehouse
+from pybaton.warehouse.asof import select_syncs
+from pybaton.warehouse.browse import account_grants
 from pybaton.warehouse.engine import write_transaction
 
 KEEP, REVOKE = "keep", "revoke"
@@ -135,10 +136,15 @@ def _manager_login(value: Any) -> str:
 
 
 class _Collector:
-    """Walks the state for the grants in a scope and decides each one's reviewer."""
+    """The grants in a scope (streamed from the warehouse) and each one's reviewer.
 
-    def __init__(self, ws: Workspace, state: State, scope: Scope) -> None:
-        self.ws, self.state, self.scope = ws, state, scope
+    People's attributes (for the CEL condition and the manager) come from the correlation the planner
+    makes; without a condition or a manager attribute none is needed and the grants stream straight
+    from SQL into the campaign.
+    """
+
+    def __init__(self, ws: Workspace, scope: Scope, identities: Mapping[str, Identity]) -> None:
+        self.scope, self.identities = scope, identities
         self.condition = None
         if scope.condition:
             from pybaton.reconcile.conditions import compile_condition
@@ -163,32 +169,23 @@ class _Collector:
             return False
         return self.condition.evaluate(identity.attributes)[0] is True
 
-    def rows(self, campaign_id: str) -> Iterator[dict[str, Any]]:
-        for name, system in self.state.systems.items():
-            if self.scope.systems and name not in self.scope.systems:
+    def rows(self, campaign_id: str, entries: Iterable[AccessEntry]) -> Iterator[dict[str, Any]]:
+        reviewers: dict[tuple[str, str], str | None] = {}
+        for e in entries:
+            key = (e.system, e.identity_id)
+            if key not in reviewers:
+                identity = self.identities.get(e.identity_id) if e.identity_id else None
+                reviewers[key] = self.reviewer(e.system, identity) if self.wanted(identity) else None
+            reviewer = reviewers[key]
+            if reviewer is None:
                 continue
-            for account in system.accounts:
-                identity = self.state.correlation.identity_of(account.key)
-                if self.wanted(identity):
-                    yield from self.account_rows(campaign_id, system, account, identity)
-
-    def account_rows(self, campaign_id: str, system: SystemState, account: Account,
-                     identity: Identity | None) -> Iterator[dict[str, Any]]:
-        reviewer = self.reviewer(system.name, identity)
-        for grant in system.held_by((account.resource_type, account.resource_id)):
-            ent = grant.entitlement
-            if self.scope.resource_types and ent.resource.id.resource_type not in self.scope.resource_types:
-                continue
-            if self.scope.entitlements and ent.id not in self.scope.entitlements:
-                continue
-            holding = Holding.of(grant)
-            yield {"campaign_id": campaign_id, "reviewer": reviewer, "system": system.name,
-                   "entitlement_id": ent.id, "resource_name": ent.resource.display_name or ent.resource.id.resource,
-                   "principal_type": account.resource_type, "principal_id": account.resource_id,
-                   "principal_name": account.display_name or account.login or account.resource_id,
-                   "identity_id": identity.id if identity else "",
-                   "person": identity.name if identity else "", "access": holding.kind,
-                   "via": ", ".join(holding.via), "decision": "", "comment": "", "decided_by": ""}
+            identity = self.identities.get(e.identity_id)
+            yield {"campaign_id": campaign_id, "reviewer": reviewer, "system": e.system,
+                   "entitlement_id": e.entitlement_id, "resource_name": e.resource_name or e.resource_id,
+                   "principal_type": e.principal_type, "principal_id": e.principal_id,
+                   "principal_name": e.principal_name or e.principal_id, "identity_id": e.identity_id,
+                   "person": identity.name if identity else e.person_email, "access": e.access,
+                   "via": e.via, "decision": "", "comment": "", "decided_by": ""}
 
 
 def _batches(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -212,14 +209,22 @@ def create_campaign(ws: Workspace, wh: Warehouse, name: str, scope: Scope, due: 
         raise UserError(f"due date {due!r} is not a date (YYYY-MM-DD)") from None
     store.ensure_tables(wh)
     campaign_id = f"{_now():%Y%m%d}-{uuid.uuid4().hex[:6]}"
-    with open_state(ws) as state:
-        collector = _Collector(ws, state, scope)
-        with write_transaction(wh.engine, lock="reviews") as conn:
-            conn.execute(insert(store.campaigns).values(
+    identities: Mapping[str, Identity] = {}
+    if scope.condition or scope.manager_attribute:
+        with open_state(ws) as state:
+            identities = dict(state.correlation.identities)
+    collector = _Collector(ws, scope, identities)
+    with wh.reading() as conn:
+        syncs = {n: ref for n, ref in select_syncs(conn, None).items()
+                 if n in ws.systems and (not scope.systems or n in scope.systems)}
+        entries = account_grants(conn, syncs, resource_types=scope.resource_types or None,
+                                 entitlements=scope.entitlements or None)
+        with write_transaction(wh.engine, lock="reviews") as out:
+            out.execute(insert(store.campaigns).values(
                 campaign_id=campaign_id, name=name, scope=scope.model_dump_json(), due=due, status="open",
                 created_at=_now(), created_by=by))
-            for batch in _batches(collector.rows(campaign_id)):
-                conn.execute(insert(store.items), batch)
+            for batch in _batches(collector.rows(campaign_id, entries)):
+                out.execute(insert(store.items), batch)
     return get_campaign(wh, campaign_id)
 
 

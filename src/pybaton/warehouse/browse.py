@@ -8,10 +8,11 @@ Sort keys are chosen from a fixed list of columns, never from the request text.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, or_, select
+from sqlalchemy import Connection, exists, func, literal, or_, select
 
 from pybaton.warehouse import schema as s
 from pybaton.warehouse.queries import AccessEntry, _access_select, _entries
@@ -163,5 +164,32 @@ def match_kinds(conn: Connection) -> dict[str, int]:
     return out
 
 
-__all__ = ["HOLDER_SORTS", "AccountRow", "Hit", "PageOf", "entitlement_names", "holders_page", "identity_accounts",
-           "match_kinds", "resource_entitlements", "search"]
+__all__ = [
+    "HOLDER_SORTS",
+    "AccountRow",
+    "Hit",
+    "PageOf",
+    "account_grants",
+    "entitlement_names",
+    "holders_page",
+    "identity_accounts",
+    "match_kinds",
+    "resource_entitlements",
+    "search",
+]
+
+
+def account_grants(conn: Connection, syncs: dict[str, SyncRef], *, resource_types: list[str] | None = None,
+                   entitlements: list[str] | None = None) -> Iterator[AccessEntry]:
+    """Every grant held by an account (a principal correlation knows) in ``syncs``, streamed in system order."""
+    g, y, a = s.grants.c, s.systems.c, s.accounts.c
+    is_account = exists().where(a.system == y.name, a.resource_type_id == g.principal_type,
+                                a.resource_id == g.principal_id)
+    query = _access_select([ref.sync_pk for ref in syncs.values()]).where(is_account)
+    if resource_types:
+        query = query.where(g.resource_type_id.in_(resource_types))
+    if entitlements:
+        query = query.where(g.entitlement_id.in_(entitlements))
+    result = conn.execution_options(yield_per=5000).execute(query.order_by(g.grant_pk))
+    for row in result:
+        yield AccessEntry(*(str(v) if v is not None else "" for v in row))
