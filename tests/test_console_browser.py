@@ -192,7 +192,10 @@ def test_a_role_named_script_is_shown_as_text(browser: WebDriver, site: Site, wo
     cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#hits td")]
     assert any(world.evil in c for c in cells)
     assert browser.execute_script("return typeof window.pwned") == "undefined"
-    browser.get(site.url + f"/person?who={world.dan}")
+    secret = world.pg.superuser_password  # in the workspace's DSN variable: never on a page
+    for path in ("/", "/plan", "/identities?kind=orphans", "/changes?since=30d", f"/person?who={world.dan}"):
+        browser.get(site.url + path)
+        assert secret not in browser.page_source, path
     assert world.evil[:20] in browser.page_source.replace("&lt;", "<").replace("&gt;", ">")
     assert browser.execute_script("return typeof window.pwned") == "undefined"
 
