@@ -25,6 +25,10 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "openpyxl": ("xlsx", "openpyxl"),
     "pyrage": ("crypto", "pyrage"),
     "PyInstaller": ("build", "pyinstaller"),
+    "starlette": ("console", "starlette"),
+    "jinja2": ("console", "jinja2"),
+    "uvicorn": ("console", "uvicorn"),
+    "argon2": ("console", "argon2-cffi"),
 }
 
 

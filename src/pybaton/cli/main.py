@@ -64,6 +64,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "warehouse": ("warehouse", "who-has", "changes"),
     "convert": ("convert",),
     "events": ("events",),
+    "console": ("serve", "review", "console"),
 }
 
 # Root options that take a value (so the word after them is not the command).
