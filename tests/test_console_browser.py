@@ -5,7 +5,8 @@ search → person → the access graph; an access review from creation to the
 revocation applied on PostgreSQL and seen after the re-sync; the evidence
 downloaded and read back; a forged proxy header from a non-proxy address; a
 PostgreSQL role named ``<script>…`` shown as text. Screenshots go to
-``docs/console/`` (the documentation shows them).
+``$PYBATON_SCREENSHOTS`` (``PYBATON_SCREENSHOTS=docs/console`` refreshes the ones the
+documentation shows), else to a temporary folder, so a test run leaves the tree clean.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,7 +38,7 @@ from pybaton.testing.servers import PostgresServer, free_port
 pytestmark = [pytest.mark.servers, pytest.mark.slow, pytest.mark.xdist_group("console-browser")]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "console"
+SHOTS = Path(os.environ.get("PYBATON_SCREENSHOTS") or Path(tempfile.gettempdir()) / "pybaton-console-shots")
 PASSWORD = "a reviewer's passphrase"
 EVIL = "<script>window.pwned=1</script>"
 
