@@ -91,6 +91,7 @@ def _assert_one_line(proc: subprocess.CompletedProcess[str], extra: str, purpose
     ("ldap3", ("sync", "ldap", "--url", "ldap://127.0.0.1:1"), "the ldap connector"),
     ("cel", ("sync", "sql", "--config", "x.yml"), "the sql connector"),
     ("PyInstaller", ("build", "x.py"), "pybaton build"),
+    ("celery", ("fleet", "status", "-w", "x.yaml"), "pybaton fleet"),
 ])
 def test_a_command_whose_extra_is_missing_names_the_extra(module: str, args: tuple[str, ...], purpose: str) -> None:
     _assert_one_line(_without(module, *args), OPTIONAL_MODULES[module][0], purpose)

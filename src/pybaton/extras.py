@@ -25,6 +25,10 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "openpyxl": ("xlsx", "openpyxl"),
     "pyrage": ("crypto", "pyrage"),
     "PyInstaller": ("build", "pyinstaller"),
+    "celery": ("fleet", "celery"),
+    "redis": ("fleet", "redis"),
+    "prometheus_client": ("fleet", "prometheus-client"),
+    "boto3": ("s3", "boto3"),
 }
 
 

@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "build": ("build",),
     "doctor": ("doctor",),
     "warehouse": ("warehouse", "who-has", "changes"),
+    "fleet": ("fleet",),
 }
 
 # Root options that take a value (so the word after them is not the command).
