@@ -225,3 +225,23 @@ def test_fleet_reconcile_converges_like_reconcile_once(
         assert "drift 0, fixed 0" in second, second
     finally:
         world.cleanup()
+
+
+def test_the_scheduler_enqueues_each_system_on_its_every(make_fleet: Any, tmp_path: Path) -> None:
+    spec = {"data_dir": "data", "systems": {
+        "hr": {"connector": "demo", "identity_provider": True, "config": {"data_dir": str(tmp_path / "hr-db")}},
+        "often": scale_system(users=5), "never": scale_system(users=5)},
+        "warehouse": {"url_env": "FLEET_WAREHOUSE_URL"},
+        "fleet": {**FAST_FLEET, "systems": {"often": {"every": "3s"}}}}
+    fleet = make_fleet(spec)
+    fleet.workers.start(1)
+    beat = subprocess.Popen([sys.executable, "-m", "pybaton.cli", "fleet", "scheduler", "-w", str(fleet.path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **fleet.env},
+                            start_new_session=True)
+    try:
+        wait_for(lambda: len(history(fleet.redis_url, "often")) >= 2, 90, "two scheduled syncs of 'often'")
+    finally:
+        os.killpg(beat.pid, 9)
+        beat.wait(timeout=30)
+    assert all(h["ok"] for h in history(fleet.redis_url, "often"))
+    assert history(fleet.redis_url, "never") == [] and history(fleet.redis_url, "hr") == []

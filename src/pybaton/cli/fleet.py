@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,17 +25,13 @@ from pybaton.cli.reconcile import (
     LogLevelOpt,
     PolicyOpt,
     ProvisioningOpt,
-    _enabled,
-    _interval,
-    _stop_on_signals,
     _workspace,
+    loop_setup,
 )
-from pybaton.cli.reconcile_render import SyncBoard, print_syncs, result_line
+from pybaton.cli.reconcile_render import SyncBoard, print_syncs
 from pybaton.cli.render import Column, Listing
 from pybaton.errors import UsageError
 from pybaton.extras import optional_import
-from pybaton.reconcile.apply import ApplyOptions
-from pybaton.reconcile.execute import Result
 from pybaton.reconcile.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -196,16 +191,8 @@ def reconcile_command(
 ) -> None:
     """The reconcile cycle on the fleet: syncs in parallel, plan from the warehouse, apply per system, verify."""
     _need_extra()
-    ws = _workspace(workspace, log_level, resolve=True)
-    seconds = _interval(interval, False)
-    options = ApplyOptions(_enabled(ws, provisioning), dry_run, allow_large)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-
-    def report(result: Result) -> None:
-        if verbose:
-            typer.echo(result_line(result))
-
+    ws, seconds, options, stop, report = loop_setup(workspace, log_level, interval, False, provisioning, dry_run,
+                                                    allow_large, verbose)
     with _client(ws) as client:
         while True:
             cycle = client.reconcile_cycle(policy, options, report)

@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +135,26 @@ class Coordinator:
 
     def status(self, system: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.client.hgetall(f"{PREFIX}status:{system}").items()}
+
+    # -- coalesced jobs ----------------------------------------------------------------------------
+
+    def coalesce(self, job: str, run: Callable[[], None], *, lease: float) -> bool:
+        """Run ``run`` until no one has asked for ``job`` since it started; one runner fleet-wide.
+
+        Asking while another worker runs it leaves the request for that runner,
+        so N loads in a row cause a few correlations, not N. True when this call ran it.
+        """
+        flag, ran = f"{PREFIX}pending:{job}", False
+        self.client.set(flag, "1")
+        while self.client.exists(flag):
+            lease_ = self.acquire(f"job-{job}", f"{time.time()}", slots=1, lease=lease)
+            if lease_ is None:
+                return ran  # the runner will see the flag
+            with lease_.renewing():
+                while self.client.delete(flag):
+                    run()
+                    ran = True
+        return ran
 
     # -- rate limits -------------------------------------------------------------------------------
 

@@ -163,7 +163,7 @@ def _sync_publish_load(ctx: FleetContext, system: str, lease: Lease) -> dict[str
     wh = ctx.warehouse()
     load = wh.load(system, result.path, sync_id=result.sync_id,
                    identity_provider=ctx.ws.system(system).identity_provider)
-    warehousing.correlate_in(ctx.ws, wh)
+    ctx.coordinator.coalesce("correlate", lambda: warehousing.correlate_in(ctx.ws, wh), lease=ctx.settings.lease)
     return {"system": system, "ok": True, "sync_id": result.sync_id, "grants": load.grants,
             "loaded": load.loaded, "resumed": result.resumed, "artifact": artifact, "error": "",
             "stats": {k: v for k, v in result.stats.items() if isinstance(v, int | float | str)}}
