@@ -115,9 +115,14 @@ class Workers:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
 
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+    def logs(self, tail: int = 4000) -> str:
+        """The workers' output (the last ``tail`` characters of each; 0: all of it)."""
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}"
                          for p in sorted(self.workspace.parent.glob("w*@fleet.log")))
+
+    def logged(self, *parts: str) -> bool:
+        """True when one line of the workers' output holds every one of ``parts``."""
+        return any(all(part in line for part in parts) for line in self.logs(0).splitlines())
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:

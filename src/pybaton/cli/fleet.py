@@ -7,7 +7,9 @@ library at its directory); a missing ``fleet`` extra gets the usual message.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -83,7 +85,9 @@ def worker_command(
     _need_extra()
     ws = _workspace(workspace, "warn" if log_level == "info" else log_level, resolve=True)
     _bind(ws)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="pybaton-metrics-")
+    metrics_dir = tempfile.mkdtemp(prefix="pybaton-metrics-")
+    atexit.register(shutil.rmtree, metrics_dir, True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     with optional_import("pybaton fleet"):
         from pybaton.fleet import metrics
         from pybaton.fleet.app import make_app

@@ -49,7 +49,10 @@ def _ref(task: Task[Any, Any]) -> TaskRef:
 
 def make_app(ws: Workspace) -> Celery:
     settings = fleet_settings(ws)
-    transport = {"visibility_timeout": settings.visibility_timeout}
+    # Kombu sweeps for tasks past their visibility timeout every interval * throttle seconds (100 by
+    # default); one sweep per quarter of the timeout (at most every 10s) redelivers a dead worker's task soon.
+    transport = {"visibility_timeout": settings.visibility_timeout, "unacked_restore_throttle": 1,
+                 "unacked_restore_interval": max(1, min(10, int(settings.visibility_timeout / 4)))}
     app = Celery("pybaton", broker=settings.broker_url(), backend=settings.result_backend(),
                  set_as_current=False)
     app.conf.update(
