@@ -125,14 +125,15 @@ class Workers:
         return any(all(part in line for part in parts) for line in self.logs(0).splitlines())
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float, what: str, workers: Workers | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    logs = f"\n{workers.logs()}" if workers is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{logs}")
 
 
 def warehouse_rows(url: str) -> dict[str, set[tuple[Any, ...]]]:

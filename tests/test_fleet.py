@@ -146,7 +146,7 @@ def test_a_wrong_password_fails_alone_and_a_redis_restart_loses_nothing(
     run = subprocess.Popen([sys.executable, "-m", "pybaton.cli", "fleet", "sync", "--all", "--wait", "--timeout",
                             "240", "-w", str(fleet.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env={**os.environ, **fleet.env})
-    wait_for(lambda: fleet.status("scale0").get("state") == "running", 120, "scale0 to start")
+    wait_for(lambda: fleet.status("scale0").get("state") == "running", 120, "scale0 to start", fleet.workers)
     redis_server.restart(down_seconds=2)
     out, err = run.communicate(timeout=300)
     assert run.returncode == 1, f"{out}\n{err}\n{fleet.workers.logs()}"
@@ -180,8 +180,8 @@ def test_long_syncs_outlive_the_visibility_timeout_and_a_killed_worker_loses_not
 
     # 1. the slow sync (~14s) outlives the broker's visibility timeout (8s): delivered twice, run once
     _ok(fleet.pybaton("fleet", "sync", "slow", "--wait", "--timeout", "120"), fleet)
-    wait_for(lambda: fleet.workers.logged("system=slow", "already finished (delivered again)"), 30,
-             "the second delivery of the slow sync to be recognised")
+    wait_for(lambda: fleet.workers.logged("system=slow", "already finished (delivered again)"), 60,
+             "the second delivery of the slow sync to be recognised", fleet.workers)
     (done,) = history(fleet.redis_url, "slow")
     assert done["ok"]
     assert syncs_per_system(fleet.warehouse) == {"slow": 1}
@@ -190,7 +190,8 @@ def test_long_syncs_outlive_the_visibility_timeout_and_a_killed_worker_loses_not
     run = subprocess.Popen([sys.executable, "-m", "pybaton.cli", "fleet", "sync", "--all", "--wait", "--timeout",
                             "240", "-w", str(fleet.path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env={**os.environ, **fleet.env})
-    wait_for(lambda: fleet.status("slow").get("state") == "running", 60, "the slow sync to start")
+    wait_for(lambda: fleet.status("slow").get("state") == "running", 60, "the slow sync to start",
+             fleet.workers)
     victim = fleet.status("slow")["worker"]
     time.sleep(7)  # past the first checkpoint (every 5s)
     fleet.workers.kill(victim)
