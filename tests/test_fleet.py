@@ -150,6 +150,8 @@ def test_a_wrong_password_fails_alone_and_a_redis_restart_loses_nothing(
     redis_server.restart(down_seconds=2)
     out, err = run.communicate(timeout=300)
     assert run.returncode == 1, f"{out}\n{err}\n{fleet.workers.logs()}"
+    assert "Traceback" not in err and "still waiting" not in err, f"{out}\n{err}\n{fleet.workers.logs()}"
+    assert [line.split()[:2] for line in out.splitlines() if line.startswith("pg1 ")] == [["pg1", "failed"]], out
 
     failed = [n for n in spec["systems"] if not history(fleet.redis_url, n)[0]["ok"]]
     assert failed == ["pg1"]

@@ -33,6 +33,8 @@ from pybaton.reconcile.syncing import SystemSync
 from pybaton.reconcile.workspace import Workspace
 
 POLL_SECONDS = 0.2
+# Publishing rides out a broker restart (about a minute) instead of failing the enqueue.
+PUBLISH_RETRY = {"max_retries": 40, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class FleetClient:
             task_id = str(uuid.uuid4())
             self.coordinator.update_status(name, state="queued", queued_task=task_id, queued_at=now_iso())
             self.app.send_task(SYNC_TASK, args=(name, time.time()), task_id=task_id,
-                               queue=self.settings.schedule(name).queue)
+                               queue=self.settings.schedule(name).queue, retry_policy=PUBLISH_RETRY)
             out[name] = task_id
         return out
 
@@ -155,7 +157,8 @@ class FleetClient:
         for system in systems:
             task_id = str(uuid.uuid4())
             self.app.send_task(APPLY_TASK, args=(system, plan_json, brake.model_dump() if brake else None),
-                               task_id=task_id, queue=self.settings.schedule(system).queue)
+                               task_id=task_id, queue=self.settings.schedule(system).queue,
+                               retry_policy=PUBLISH_RETRY)
             tasks[system] = task_id
         actions = {a.id: a for a in plan.actions}
         for system, outcome in self.wait(tasks).items():
