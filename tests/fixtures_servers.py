@@ -11,7 +11,7 @@ they run on one worker and share one server::
     @pytest.mark.xdist_group("postgres")
     def test_sync(postgres_server: PostgresServer) -> None: ...
 
-Groups: ``postgres``, ``mariadb``, ``slapd``, ``scim``.
+Groups: ``postgres``, ``mariadb``, ``slapd``, ``scim``, ``fleet`` (Redis).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pybaton.testing.servers import MariaDBServer, PostgresServer, ScimServer, SlapdServer
+from pybaton.testing.servers import MariaDBServer, PostgresServer, RedisServer, ScimServer, SlapdServer
 
 
 @pytest.fixture(scope="session")
@@ -48,4 +48,11 @@ def slapd_server() -> Iterator[SlapdServer]:
 def scim_server() -> Iterator[ScimServer]:
     """SCIM 2.0 at ``base_url``, requiring ``Authorization: Bearer <token>``."""
     with ScimServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Redis with an append-only file; ``restart()`` keeps every key (the fleet's broker)."""
+    with RedisServer() as server:
         yield server

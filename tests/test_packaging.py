@@ -94,6 +94,7 @@ def _assert_one_line(proc: subprocess.CompletedProcess[str], extra: str, purpose
     ("PyInstaller", ("build", "x.py"), "pybaton build"),
     ("starlette", ("serve",), "pybaton serve"),
     ("argon2", ("review", "status"), "pybaton review"),
+    ("celery", ("fleet", "status", "-w", "x.yaml"), "pybaton fleet"),
 ])
 def test_a_command_whose_extra_is_missing_names_the_extra(module: str, args: tuple[str, ...], purpose: str) -> None:
     _assert_one_line(_without(module, *args), OPTIONAL_MODULES[module][0], purpose)

@@ -29,6 +29,10 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "jinja2": ("console", "jinja2"),
     "uvicorn": ("console", "uvicorn"),
     "argon2": ("console", "argon2-cffi"),
+    "celery": ("fleet", "celery"),
+    "redis": ("fleet", "redis"),
+    "prometheus_client": ("fleet", "prometheus-client"),
+    "boto3": ("s3", "boto3"),
 }
 
 

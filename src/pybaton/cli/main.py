@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "convert": ("convert",),
     "events": ("events",),
     "console": ("serve", "review", "console"),
+    "fleet": ("fleet",),
 }
 
 # Root options that take a value (so the word after them is not the command).

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -220,6 +221,24 @@ def _stop_on_signals(stop: threading.Event) -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
+def loop_setup(workspace: str | None, log_level: str, interval: str | None, once: bool, provisioning: bool,
+               dry_run: bool, allow_large: bool, verbose: bool,
+               ) -> tuple[Workspace, float | None, ApplyOptions, threading.Event, Callable[[Result], None]]:
+    """What a reconcile loop starts from (here and ``fleet reconcile``): the workspace, the interval, the
+    options, the event SIGTERM sets, and the per-action reporter (``--verbose``)."""
+    ws = _workspace(workspace, log_level, resolve=True)
+    seconds = _interval(interval, once)
+    options = ApplyOptions(_enabled(ws, provisioning), dry_run, allow_large)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+
+    def report(result: Result) -> None:
+        if verbose:
+            typer.echo(result_line(result))
+
+    return ws, seconds, options, stop, report
+
+
 def reconcile_command(
     workspace: WorkspaceOpt = None, policy: PolicyOpt = None,
     interval: Annotated[str | None, typer.Option("--interval", help="Run a cycle every INTERVAL (90s, 10m, "
@@ -235,15 +254,8 @@ def reconcile_command(
     log_level: LogLevelOpt = "warn",
 ) -> None:
     """Sync → plan → apply → verify, once or every --interval; one summary line per cycle."""
-    ws = _workspace(workspace, log_level, resolve=True)
-    seconds = _interval(interval, once)
-    options = ApplyOptions(_enabled(ws, provisioning), dry_run, allow_large)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-
-    def report(result: Result) -> None:
-        if verbose:
-            typer.echo(result_line(result))
+    ws, seconds, options, stop, report = loop_setup(workspace, log_level, interval, once, provisioning, dry_run,
+                                                    allow_large, verbose)
 
     def emit(line: str) -> None:
         typer.echo(line)

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+from pybaton.connector.base import Connector
 from pybaton.errors import PyBatonError
 from pybaton.reconcile import warehousing
 from pybaton.reconcile.workspace import Workspace
@@ -49,11 +50,16 @@ def describe_error(exc: BaseException) -> str:
     return text if isinstance(exc, PyBatonError) and text else f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
-def _run_sync(ws: Workspace, name: str, progress: Progress | None, incremental: bool | None = None) -> SyncResult:
+def run_sync(ws: Workspace, name: str, progress: Progress | None = None, *, incremental: bool | None = None,
+             wrap: Callable[[Connector[Any]], Connector[Any]] | None = None) -> SyncResult:
+    """Sync one system into its file (errors raised as they are); ``wrap`` may put a hook before every call,
+    ``incremental`` overrides the system's setting."""
     ws.data_dir.mkdir(parents=True, exist_ok=True)
     if ws.system(name).command is not None:
         return sync_external(ws.external_entry(name), ws.c1z(name))
     connector = ws.connector(name)
+    if wrap is not None:
+        connector = wrap(connector)
     try:
         options = SyncOptions(keep_syncs=ws.spec.keep_syncs,
                               incremental=ws.system(name).incremental if incremental is None else incremental)
@@ -70,7 +76,7 @@ def sync_system(ws: Workspace, name: str, progress: Progress | None = None, *,
     """
     started = time.monotonic()
     try:
-        result = _run_sync(ws, name, progress, incremental)
+        result = run_sync(ws, name, progress, incremental=incremental)
     except Exception as exc:  # one system's failure must not stop the others
         error = ws.redactor()(describe_error(exc))
         log.warning("sync of %s failed: %s", name, error)

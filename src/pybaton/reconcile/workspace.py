@@ -113,6 +113,8 @@ class WorkspaceSpec(_Section):
     systems: dict[SystemName, SystemSpec] = Field(min_length=1)
     warehouse: WarehouseSettings | None = Field(default=None, description="keep every sync in the access "
                                                                           "warehouse (docs/warehouse.md)")
+    fleet: dict[str, Any] | None = Field(default=None, description="syncs spread over Celery workers "
+                                                                   "(docs/fleet.md; read by pybaton.fleet)")
 
     @model_validator(mode="after")
     def _has_idp(self) -> WorkspaceSpec:

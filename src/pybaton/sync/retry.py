@@ -69,4 +69,4 @@ def call_with_retry(fn: Callable[[], T], *, what: str, policy: RetryPolicy, on_n
             raise SyncCallError(f"{what}: {exc}") from exc
         except Exception as exc:
             raise SyncCallError(f"{what}: {type(exc).__name__}: {exc}") from exc
-    raise SyncCallError(f"{what}: gave up after {policy.attempts} attempts: {last}")
+    raise SyncCallError(f"{what}: gave up after {policy.attempts} attempts: {last}") from last

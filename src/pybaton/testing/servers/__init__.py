@@ -13,6 +13,7 @@ whole process tree and removes that directory::
 * :class:`MariaDBServer`: ``mariadb-install-db`` + ``mariadbd``.
 * :class:`SlapdServer`: OpenLDAP ``slapd`` with an mdb database (optionally LDAPS
   and StartTLS with a self-signed certificate).
+* :class:`RedisServer`: ``redis-server`` with an append-only file (a restart keeps everything).
 * :class:`ScimServer`: the ``scim2-server`` SCIM 2.0 HTTP server (PyPI package)
   with a static bearer token.
 
@@ -41,6 +42,7 @@ from pybaton.testing.servers.managed import (
 )
 from pybaton.testing.servers.mariadb import MariaDBServer
 from pybaton.testing.servers.postgres import PostgresServer, postgres_bin_dir
+from pybaton.testing.servers.redis import RedisServer
 from pybaton.testing.servers.scim import ScimServer
 from pybaton.testing.servers.slapd import SlapdServer
 
@@ -49,6 +51,7 @@ __all__ = [
     "ManagedServer",
     "MariaDBServer",
     "PostgresServer",
+    "RedisServer",
     "ScimServer",
     "ServerCommandError",
     "ServerError",
