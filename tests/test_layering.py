@@ -47,9 +47,6 @@ ADDED: dict[str, set[str]] = {
     # A workspace names built-in connectors (pybaton.connectors.load_builtin), and the planner reads
     # its input state from the warehouse when one is configured (it loads what the syncs wrote).
     "reconcile": {"connectors", "warehouse"},
-    # The fleet puts its shared rate limit in front of every connector call with the call hook
-    # (pybaton.testing.wrap), the same wrapper fault injection uses.
-    "fleet": {"testing"},
 }
 
 # The one import that points up, made at call time: ``from pybaton.connector import run`` is the

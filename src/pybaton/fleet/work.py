@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybaton.connector.base import Connector
+from pybaton.connector.hooks import wrap_connector
 from pybaton.errors import PyBatonError, RetryableError
 from pybaton.fleet import metrics
 from pybaton.fleet.artifacts import Store, open_store
@@ -32,7 +33,6 @@ from pybaton.reconcile.apply import ApplyOptions, apply_plan
 from pybaton.reconcile.plan import Plan
 from pybaton.reconcile.syncing import describe_error, run_sync
 from pybaton.reconcile.workspace import Brake, Workspace, load_workspace
-from pybaton.testing.wrap import wrap_connector
 from pybaton.warehouse import Warehouse
 
 log = logging.getLogger("pybaton.fleet")

@@ -8,6 +8,7 @@
   ``connector_conformance`` fixture.
 """
 
+from pybaton.connector.hooks import AfterCalls, Call, CallCounter, WrappedConnector, interrupt, wrap_connector
 from pybaton.testing.conformance import (
     CHECKS,
     ConformanceOptions,
@@ -20,7 +21,6 @@ from pybaton.testing.conformance import (
     snapshot,
 )
 from pybaton.testing.faults import Fault, FaultInjector, inject_faults
-from pybaton.testing.wrap import AfterCalls, Call, CallCounter, WrappedConnector, interrupt, wrap_connector
 
 __all__ = [
     "CHECKS",

@@ -32,13 +32,13 @@ from typing import Any
 from pybaton.c1z import C1ZFile, SyncReader
 from pybaton.connector.base import Connector, ResourceSyncer
 from pybaton.connector.capabilities import StaticEntitlements
+from pybaton.connector.hooks import AfterCalls, Call, CallCounter, interrupt, wrap_connector
 from pybaton.connector.pagination import Page, PageToken
 from pybaton.model import annotations as ann
 from pybaton.model.ids import entitlement_id, grant_id
 from pybaton.model.structure import child_types
 from pybaton.pb.c1.connector.v2 import annotation_resource_tree_pb2, annotation_trait_pb2, resource_pb2
 from pybaton.sync import SyncOptions, SyncResult, sync
-from pybaton.testing.wrap import AfterCalls, Call, CallCounter, interrupt, wrap_connector
 
 ConnectorFactory = Callable[[], Connector[Any]]
 

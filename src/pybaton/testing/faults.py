@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pybaton.connector.base import Connector
-from pybaton.testing.wrap import Call, WrappedConnector, wrap_connector
+from pybaton.connector.hooks import Call, WrappedConnector, wrap_connector
 
 ErrorFactory = Callable[..., BaseException]
 

@@ -1,7 +1,7 @@
 """Wrap any connector so every call to it passes through a hook first.
 
-Fault injection, counting calls, interrupting a sync after N calls and pausing
-a process so it can be killed all need the same thing: to see each call a sync
+Fault injection, counting calls, interrupting a sync after N calls, pausing
+a process so it can be killed, and the fleet's shared rate limit all need the same thing: to see each call a sync
 makes to a connector and, sometimes, to raise instead of letting it through.
 The wrapper keeps the wrapped syncers' capabilities visible to ``isinstance``
 (it only defines the methods the real syncer has), so the engine treats the
