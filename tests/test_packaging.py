@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -143,10 +144,24 @@ def test_version_names_pybaton_and_the_python_running_it() -> None:
 
 # -- the built wheel, installed --------------------------------------------------------------------
 
+def _source_copy(dest: Path) -> Path:
+    """The project's files (tracked, or new and not ignored) copied to ``dest``: the build then never
+    sees what tests running beside it write under the work tree (egg-info, build folders, caches)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], capture_output=True,
+    source = _source_copy(tmp_path_factory.mktemp("source"))
+    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(source)], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "SetuptoolsDeprecationWarning" not in proc.stdout + proc.stderr  # e.g. the old license table
