@@ -7,7 +7,7 @@ paged by cursor and each group's members come from a per-group grants query
 that binds the group id through ``vars``. ``pybaton sync sql`` runs in a child
 with no page-size or other flags. Targets: <= 40 s, <= 500 MB (Go baton-sql:
 1,860 s on the same server; pybaton before issue 19: 106.6 s default, 82 s with
---page-size 1000). Usage: python bench/bench_sql_mariadb.py [--memberships N]
+--page-size 1000; the sql connector now asks for 5,000 rows a query by default). Usage: python bench/bench_sql_mariadb.py [--memberships N]
 """
 
 from __future__ import annotations

@@ -127,6 +127,13 @@ def test_config_file_flag_and_env_point_elsewhere(workdir: Path) -> None:
     assert via_env.connector_config().region == "other-file"  # type: ignore[attr-defined]
 
 
+def test_page_size_is_none_unless_given(workdir: Path) -> None:
+    """The engine must know whether the operator chose a page size (else the connector's preference applies)."""
+    assert parse(Toy, [], env={}).group(SyncFlags).page_size is None
+    assert parse(Toy, ["--page-size", "100"], env={}).group(SyncFlags).page_size == 100
+    assert parse(Toy, [], env={"BATON_PAGE_SIZE": "250"}).group(SyncFlags).page_size == 250
+
+
 def test_lists_repeatable_comma_env_and_yaml(workdir: Path) -> None:
     inv = parse(Toy, ["--sync-resources", "user:u1,user:u2", "--sync-resources", "group:g1",
                       "--tags", "a", "--tags", "b,c"], env={})

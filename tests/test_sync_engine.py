@@ -247,3 +247,45 @@ def test_same_ids_in_two_runs_of_scale(tmp_path: Path) -> None:
     second = snapshot(quiet_sync(make(), tmp_path / "b.c1z").path)
     assert first == second and first.ids["grants"]
 
+
+
+class SizeRecordingUsers(UserSyncer):
+    """Records the page size the engine asks for on each list call."""
+
+    sizes: list[int]
+
+    def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
+        self.sizes.append(page.size)
+        return super().list(parent, page)
+
+
+class PrefersLargePages(Toy):
+    preferred_page_size = 40
+
+    def syncers(self) -> Sequence[ResourceSyncer]:
+        users = SizeRecordingUsers(self.config)
+        users.sizes = self.sizes
+        return [users, GroupSyncer(self.config)]
+
+    def __init__(self, config: ToyConfig) -> None:
+        super().__init__(config)
+        self.sizes: list[int] = []
+
+
+@pytest.mark.parametrize(("cls", "given", "asked"), [
+    (PrefersLargePages, None, 40),   # no --page-size: the connector's preference
+    (PrefersLargePages, 7, 7),       # an explicit --page-size always wins
+])
+def test_page_size_is_the_operators_else_the_connectors(tmp_path: Path, cls: type[PrefersLargePages],
+                                                        given: int | None, asked: int) -> None:
+    connector = cls(ToyConfig(users=100, groups=2))
+    result = quiet_sync(connector, tmp_path / "out.c1z", page_size=given)
+    assert set(connector.sizes) == {asked}
+    assert len(connector.sizes) == -(-100 // asked)
+    assert result.stats["resources"] == 102
+
+
+def test_without_a_preference_the_default_page_is_batons_100() -> None:
+    assert SyncOptions().page_size_for(None) == 100
+    assert SyncOptions().page_size_for(5000) == 5000
+    assert SyncOptions(page_size=100).page_size_for(5000) == 100

@@ -59,6 +59,10 @@ class Connector(ABC, Generic[C]):
 
     metadata: ClassVar[ConnectorMetadata]
     config_class: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    # The page size the engine asks for when the operator gives no --page-size (None: Baton's 100).
+    # A connector whose system answers large pages as cheaply as small ones (a database) declares
+    # a larger one: fewer round trips. An explicit --page-size always wins.
+    preferred_page_size: ClassVar[int | None] = None
 
     def __init__(self, config: C) -> None:
         self.config = config

@@ -34,7 +34,9 @@ class SyncFlags(ConnectorConfig):
     skip_entitlements_and_grants: bool = Field(False, description="sync resources only")
     skip_grants: bool = Field(False, description="sync resources and entitlements, not grants")
     workers: int = Field(1, ge=1, le=64, description="connector calls in parallel for entitlements and grants")
-    page_size: int = Field(100, ge=1, le=10_000, description="items asked for per connector call")
+    page_size: int | None = Field(None, ge=1, le=10_000,
+                                  description="items asked for per connector call (default: the connector's "
+                                              "preferred size, else 100)")
     incremental: bool = Field(False, description="ask only for changes since the last full sync "
                                                  "(a full sync when that is not possible)")
 

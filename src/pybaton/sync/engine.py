@@ -147,6 +147,7 @@ class SyncEngine:
         self.connector = connector
         self.c1z = c1z
         self.options = options
+        self.page_size = options.page_size_for(connector.preferred_page_size)
         self.progress = progress
         self._syncers = {s.resource_type.id: s for s in connector.syncers()}
         self.state = SyncState()
@@ -297,7 +298,7 @@ class SyncEngine:
             if task.parent_type else None
         what = f"list {task.resource_type}" + (f" under {task.parent_type}:{task.parent_id}" if parent else "")
         empty: Callable[[], Page[resource_pb2.Resource]] = Page
-        page = call_with_retry(lambda: syncer.list(parent, PageToken(task.token, self.options.page_size)),
+        page = call_with_retry(lambda: syncer.list(parent, PageToken(task.token, self.page_size)),
                                what=what, policy=self.options.retry, on_not_found=empty)
         for r in page.items:
             if r.id.resource_type != task.resource_type:
@@ -410,7 +411,7 @@ class SyncEngine:
         token = start
         seen: set[str] = set()
         while not stop.is_set():
-            page_token = PageToken(token, self.options.page_size)
+            page_token = PageToken(token, self.page_size)
             page: Page[Any] = call_with_retry(lambda pt=page_token: call(pt),  # type: ignore[misc]
                                               what=what, policy=self.options.retry, on_not_found=Page)
             self._check_token(seen, token, page.next_token, what)

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from pybaton.connector.base import Connector, ConnectorMetadata, ResourceSyncer
 from pybaton.connector.config import ConnectorConfig
 from pybaton.connectors.sql import config as cfg
+from pybaton.connectors.sql import paging
 from pybaton.connectors.sql.backends import Backend, open_backend, resolve
 from pybaton.connectors.sql.compiled import CompiledConfig, compile_config
 from pybaton.connectors.sql.queries import QueryRunner
@@ -51,6 +52,10 @@ class SqlConnector(Connector[SqlConnectorConfig]):
     metadata = ConnectorMetadata("sql", "SQL database", "any PostgreSQL, MySQL/MariaDB or SQLite database, "
                                  "described by a baton-sql YAML file")
     config_class = SqlConnectorConfig
+    # A database returns 5,000 rows about as fast as 100; at Baton's default of 100 a sync of 1M
+    # memberships spends three quarters of its time waiting on ~12,000 round trips. A query's own
+    # pagination.page_size and an explicit --page-size still win.
+    preferred_page_size = paging.PREFERRED_PAGE_SIZE
 
     def __init__(self, config: SqlConnectorConfig) -> None:
         super().__init__(config)

@@ -139,6 +139,11 @@ def rfc3339(value: dt.datetime) -> str:
 
 def to_text(value: Any) -> str:
     """A value as the string a mapped field holds. NULL is the empty string, never ``NULL_VALUE``."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:  # an integer key, once per row: before the isinstance chain (bool is not int here)
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, str):

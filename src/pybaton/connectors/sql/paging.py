@@ -29,6 +29,8 @@ from pybaton.connectors.sql.expr import to_text
 from pybaton.errors import FatalError
 
 DEFAULT_PAGE_SIZE = 100
+PREFERRED_PAGE_SIZE = 5_000
+"""Rows per query when neither the query's ``page_size`` nor ``--page-size`` sets one (see SqlConnector)."""
 MAX_PAGE_SIZE = 10_000
 
 
