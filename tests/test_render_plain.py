@@ -31,3 +31,4 @@ def test_plain_table_equals_rich(table: _Table) -> None:
 def test_unprintable_cells_go_to_rich() -> None:
     assert _plain_lines(_Table("T", ["a"], [["two\nlines"]])) is None
     assert _plain_lines(_Table("T", ["a"], [["tab\there"]])) is None
+    assert _plain_lines(_Table("T", ["\U0001f3fb", "x"], [["a", "b"]])) is None  # a lone emoji modifier: no width

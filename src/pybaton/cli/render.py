@@ -184,12 +184,15 @@ def _plain_lines(table: _Table) -> list[str] | None:
 
     Rich lays a 1,000-row table out in about a second; this takes milliseconds.
     None when a cell needs Rich's full treatment (line breaks, tabs, control
-    characters) or the table is wider than the pipe width Rich is given.
+    characters, text of no width) or the table is wider than the pipe width Rich is given.
     """
     grid = [table.headers, *table.rows]
     if not all(cell.isprintable() for row in grid for cell in row):
         return None
     sizes = [[_width(cell) for cell in row] for row in grid]
+    if any(cell and size == 0 for row, row_sizes in zip(grid, sizes, strict=True)
+           for cell, size in zip(row, row_sizes, strict=True)):
+        return None  # text of no width (a lone combining mark or emoji modifier): Rich lays it out its own way
     widths = [max(col) for col in zip(*sizes, strict=True)]
     total = sum(widths) + 3 * (len(widths) - 1)
     if total > _PIPE_WIDTH - 1 or _width(table.title) > total:
