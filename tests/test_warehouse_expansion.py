@@ -100,6 +100,16 @@ def test_the_graph_of_the_ldap_fixture_and_the_demo_company(warehouse_url: str, 
             assert stored_rows == file_rows
 
 
+
+def test_expansion_rows_are_pruned_with_their_sync(warehouse_url: str, tmp_path: Path) -> None:
+    with Warehouse.open(warehouse_url, keep_syncs=1) as wh:
+        for n, depth in enumerate((4, 6)):
+            wh.load("deep", _deep_world(tmp_path / f"deep{n}.c1z", depth))
+        with wh.reading() as conn:
+            kept = conn.execute(text("select count(*) from grant_expansions x join syncs s using (sync_pk)")).scalar()
+            every = conn.execute(text("select count(*) from grant_expansions")).scalar()
+    assert every == kept == 5 + 2 + 2  # the second world: 5 nestings, 2 side edges, the legacy and the bad one
+
 def test_a_warehouse_at_0002_upgrades_in_place_and_its_old_syncs_say_their_graph_is_unknown(
         warehouse_url: str, tmp_path: Path) -> None:
     engine = connect_engine(database_url(warehouse_url))
