@@ -223,7 +223,8 @@ def _load_run(engine: Engine, system: str, reader: SyncReader, *, keep_syncs: in
         inserted = conn.execute(insert(s.syncs).values(
             system_id=system_id, sync_id=run.sync_id, kind=run.sync_type, started_at=_naive_utc(run.started_at),
             ended_at=_naive_utc(run.ended_at), source_file=str(reader.c1z.path), is_current=False,
-            loaded_at=now_utc(), load_seconds=0.0, has_expansions=True, resource_types=0, resources=0, entitlements=0, grants=0))
+            loaded_at=now_utc(), load_seconds=0.0, has_expansions=True, resource_types=0, resources=0,
+            entitlements=0, grants=0))
         assert inserted.inserted_primary_key is not None
         sync_pk = int(inserted.inserted_primary_key[0])
         counts = _copy_sync(conn, reader, sync_pk)

@@ -117,8 +117,8 @@ class StoredSync:
 
     def expandable_grants(self) -> Iterator[ExpandableGrant]:
         """The sync's expandable grants, as the file's reader gives them (the loader kept its order)."""
-        has = self.conn.execute(select(s.syncs.c.has_expansions).where(s.syncs.c.sync_pk == self.ref.sync_pk)).scalar()
-        if not has:
+        held = select(s.syncs.c.has_expansions).where(s.syncs.c.sync_pk == self.ref.sync_pk)
+        if not self.conn.execute(held).scalar():
             raise WarehouseError(f"warehouse: sync {self.ref.sync_id} of {self.ref.system} was loaded before the "
                                  "warehouse kept grant expandability; sync the system again (its next sync is "
                                  "loaded whole) or plan from the files")
