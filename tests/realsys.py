@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.c1z.expandable import expandable_grant
 from pybaton.connector.base import Connector
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 from pybaton.runtime.runner import execute
@@ -32,7 +33,7 @@ class Synced:
     entitlements: dict[str, entitlement_pb2.Entitlement]
     grants: dict[str, grant_pb2.Grant]
     stats: dict[str, Any]
-    expansions: dict[str, annotation_grant_pb2.GrantExpandable]  # pending (unexpanded) GrantExpandable
+    expansions: dict[str, annotation_grant_pb2.GrantExpandable | None]  # pending (unexpanded) GrantExpandable
 
     def ids(self, resource_type: str) -> set[str]:
         return {rid for rtype, rid in self.resources if rtype == resource_type}
@@ -61,8 +62,7 @@ def sync_and_read(connector: Connector[Any], path: Path, **options: Any) -> Sync
     assert not result.integrity, [v.describe() for v in result.integrity]
     with C1ZFile.open(path) as c1z:
         reader = SyncReader.of(c1z)
-        expansions = {row[0]: annotation_grant_pb2.GrantExpandable.FromString(row[4])
-                       for row in reader.expansion_rows()}
+        expansions = {row.grant_id: expandable_grant(row).expandable for row in reader.expansion_records()}
         return Synced({(r.id.resource_type, r.id.resource): r for r in reader.resources()},
                       {e.id: e for e in reader.entitlements()}, {g.id: g for g in reader.grants()},
                       result.stats, expansions)

@@ -34,7 +34,7 @@ def _listings(reader: Any) -> dict[str, Any]:
         "resource_types": to_json_dict(outputs.resource_types(reader)),
         "resources": to_json_dict(outputs.resources(reader, warn)),
         "entitlements": to_json_dict(outputs.entitlements(reader, warn)),
-        "grants": [to_json_dict(row) for row in outputs.grant_rows(reader, warn)],
+        "grants": [to_json_dict(outputs.grant_output(row)) for row in outputs.grant_rows(reader, warn)],
         "principals": to_json_dict(outputs.principals(reader, warn, entitlement_id="group:engineering:member")),
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
+from pybaton.c1z.expandable import ExpandableGrant
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 
 
@@ -40,3 +41,8 @@ class SyncQueries(Protocol):
 
     def principals(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
                    resource_id: str | None = None) -> Iterator[tuple[str, str]]: ...
+
+    def expandable_grants(self) -> Iterator[ExpandableGrant]:
+        """Every grant that passes its entitlement on (Baton's ``GrantExpandable``): the expansion graph's
+        input, in the order the sync's expansion read it."""
+        ...

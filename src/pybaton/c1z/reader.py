@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
+from pybaton.c1z.expandable import ExpandableGrant, ExpansionRecord, expandable_grant, expansion_records
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.c1z.syncs import SyncRun
 from pybaton.c1z.writer import resource_key
@@ -134,12 +135,14 @@ class SyncReader:
         for row in self._rows(sql, (self.sync_id,)):
             yield row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6])
 
-    def expansion_rows(self) -> Iterator[tuple[str, str, str, str, bytes]]:
-        """``(grant_id, entitlement_id, principal_type, principal_id, GrantExpandable bytes)``."""
-        sql = ("select external_id, entitlement_id, principal_resource_type_id, principal_resource_id, expansion "
-               "from v1_grants where sync_id = ? and expansion is not null order by id")
-        for row in self._rows(sql, (self.sync_id,)):
-            yield row[0], row[1], row[2], row[3], row[4]
+    def expansion_records(self) -> Iterator[ExpansionRecord]:
+        """Every expandable grant as stored (``expansion`` column, then legacy in-grant annotations),
+        without decoding (for bulk copies such as the warehouse's loads)."""
+        with sqlite_errors(self.c1z.path):
+            yield from expansion_records(self._conn, self.sync_id)
+
+    def expandable_grants(self) -> Iterator[ExpandableGrant]:
+        return map(expandable_grant, self.expansion_records())
 
     # -- counts --------------------------------------------------------------------------------
 

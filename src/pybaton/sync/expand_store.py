@@ -20,24 +20,23 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from google.protobuf.message import DecodeError
 
-from pybaton.c1z import SyncReader, SyncWriter, schema
+from pybaton.c1z import SyncQueries, SyncWriter, schema
+from pybaton.c1z.expandable import ExpandableGrant, expandable_grant, expansion_records
 from pybaton.c1z.writer import GrantRow
 from pybaton.errors import C1ZFormatError
-from pybaton.model import annotations as ann
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2
 from pybaton.sync import expand_wire as wire
 from pybaton.sync.expand_graph import EdgeSpec, EntitlementGraph
 
 log = logging.getLogger("pybaton.sync.expand")
 
-_EXPANDABLE_MARK = b"c1.connector.v2.GrantExpandable"
 _IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
-_EXPANDABLE_URL = ann.type_url(annotation_grant_pb2.GrantExpandable)
 
 # The index whose incremental upkeep costs most in a bulk expansion: grants are written entitlement
 # by entitlement, so every other grant index takes (nearly) ordered inserts, but this one takes
@@ -82,45 +81,36 @@ class Entitlements:
             self._cache[entitlement_id] = (row[0], row[1], bytes(row[2])) if row else None
         return self._cache[entitlement_id]
 
+    def resource_of(self, entitlement_id: str) -> tuple[str, str] | None:
+        found = self.get(entitlement_id)
+        return (found[0], found[1]) if found is not None else None
+
 
 # -- the graph -------------------------------------------------------------------------------------
 
 
-def _parse_expandable(blob: bytes) -> annotation_grant_pb2.GrantExpandable | None:
-    try:
-        return annotation_grant_pb2.GrantExpandable.FromString(blob)
-    except DecodeError:
-        return None
+class EntitlementResources(Protocol):
+    """Which resource an entitlement is on (None: not in the sync) — all the graph's rules need of it."""
+
+    def resource_of(self, entitlement_id: str) -> tuple[str, str] | None: ...
 
 
-def _legacy_expandable(blob: bytes) -> annotation_grant_pb2.GrantExpandable | None:
-    """The annotation still inside the grant, as SDKs before v0.3 stored it (no ``expansion`` column)."""
-    try:
-        grant = grant_pb2.Grant.FromString(blob)
-    except DecodeError:
-        return None
-    for any_msg in grant.annotations:
-        if any_msg.type_url == _EXPANDABLE_URL:
-            return _parse_expandable(any_msg.value)
-    return None
+class QueriedEntitlements:
+    """:class:`EntitlementResources` from any reader of a sync (a file, the warehouse), each id asked once."""
+
+    def __init__(self, queries: SyncQueries) -> None:
+        self._queries = queries
+        self._cache: dict[str, tuple[str, str] | None] = {}
+
+    def resource_of(self, entitlement_id: str) -> tuple[str, str] | None:
+        if entitlement_id not in self._cache:
+            ent = self._queries.entitlement(entitlement_id)
+            self._cache[entitlement_id] = (
+                (ent.resource.id.resource_type, ent.resource.id.resource) if ent is not None else None)
+        return self._cache[entitlement_id]
 
 
-Expandable = tuple[str, str, str, annotation_grant_pb2.GrantExpandable | None]
-
-
-def _expandable_rows(conn: sqlite3.Connection, sync_id: str) -> Iterator[Expandable]:
-    """``(destination, principal type, principal id, GrantExpandable)`` of every expandable grant, old files too."""
-    for dst, ptype, pid, blob in conn.execute(
-            "select entitlement_id, principal_resource_type_id, principal_resource_id, expansion from v1_grants "
-            "where sync_id = ? and expansion is not null order by id", (sync_id,)):
-        yield dst, ptype, pid, _parse_expandable(bytes(blob))
-    for dst, ptype, pid, blob in conn.execute(
-            "select entitlement_id, principal_resource_type_id, principal_resource_id, data from v1_grants "
-            "where sync_id = ? and expansion is null and instr(data, ?) > 0 order by id", (sync_id, _EXPANDABLE_MARK)):
-        yield dst, ptype, pid, _legacy_expandable(bytes(blob))
-
-
-def _add_edges(graph: EntitlementGraph, ents: Entitlements, warnings: Warnings, dst: str,
+def _add_edges(graph: EntitlementGraph, ents: EntitlementResources, warnings: Warnings, dst: str,
                principal: tuple[str, str], expandable: annotation_grant_pb2.GrantExpandable) -> None:
     """Add the edges one expandable grant declares, skipping those Baton rejects."""
     types = frozenset(t for t in expandable.resource_type_ids if t.strip()) or None
@@ -129,33 +119,40 @@ def _add_edges(graph: EntitlementGraph, ents: Entitlements, warnings: Warnings, 
         src = raw.strip()
         if not src:
             continue
-        found = ents.get(src)
+        found = ents.resource_of(src)
         if found is None:
             warnings.add("source entitlement not in the sync, edge skipped", f"{src} -> {dst}")
-        elif (found[0], found[1]) != principal:
+        elif found != principal:
             warnings.add("source entitlement is not on the grant's principal, edge skipped", f"{src} -> {dst}")
         else:
             graph.add_edge(src, dst, spec)
 
 
-def load_graph(conn: sqlite3.Connection, sync_id: str, ents: Entitlements, warnings: Warnings) -> EntitlementGraph:
+def build_graph(expandables: Iterable[ExpandableGrant], ents: EntitlementResources,
+                warnings: Warnings) -> EntitlementGraph:
     """The entitlement graph of one sync, from its expandable grants."""
     graph = EntitlementGraph()
-    for dst, ptype, pid, expandable in _expandable_rows(conn, sync_id):
+    for dst, principal, expandable in expandables:
         if expandable is None:
-            warnings.add("unreadable GrantExpandable annotation, grant not expanded", f"{dst}:{ptype}:{pid}")
-        elif ents.get(dst) is None:
+            warnings.add("unreadable GrantExpandable annotation, grant not expanded",
+                         f"{dst}:{principal[0]}:{principal[1]}")
+        elif ents.resource_of(dst) is None:
             warnings.add("destination entitlement not in the sync, grant not expanded", dst)
         else:
-            _add_edges(graph, ents, warnings, dst, (ptype, pid), expandable)
+            _add_edges(graph, ents, warnings, dst, principal, expandable)
     return graph
 
 
-def sync_graph(reader: SyncReader) -> EntitlementGraph:
-    """The expansion graph of a finished sync, for a reader that re-applies expansion to changes it imagines
-    (the reconcile planner); the sync already reported any problem with the data, so nothing is logged here."""
-    conn = reader.c1z.conn
-    return load_graph(conn, reader.sync_id, Entitlements(conn, reader.sync_id), Warnings())
+def load_graph(conn: sqlite3.Connection, sync_id: str, ents: Entitlements, warnings: Warnings) -> EntitlementGraph:
+    """The graph as the sync engine builds it: straight from the file's SQLite, for speed."""
+    return build_graph(map(expandable_grant, expansion_records(conn, sync_id)), ents, warnings)
+
+
+def sync_graph(queries: SyncQueries) -> EntitlementGraph:
+    """The expansion graph of a finished sync, from a file or the warehouse, for a reader that re-applies
+    expansion to changes it imagines (the reconcile planner); the sync already reported any problem with the
+    data, so nothing is logged here."""
+    return build_graph(queries.expandable_grants(), QueriedEntitlements(queries), Warnings())
 
 
 # -- holders ---------------------------------------------------------------------------------------

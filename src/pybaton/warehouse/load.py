@@ -133,6 +133,9 @@ _GRANT_COLUMNS = ("sync_pk", "grant_id", "entitlement_id", "resource_type_id", "
                   "principal_id", "is_direct", "via", "data")
 
 
+_EXPANSION_COLUMNS = ("sync_pk", "grant_id", "entitlement_id", "principal_type", "principal_id", "data")
+
+
 def _copy_sync(conn: Connection, reader: SyncReader, sync_pk: int) -> dict[str, int]:
     """Write every row of the run; the counts per table."""
     counts = {
@@ -150,6 +153,8 @@ def _copy_sync(conn: Connection, reader: SyncReader, sync_pk: int) -> dict[str, 
     for grants, sources in _grant_batches(reader, sync_pk):
         counts["grants"] += write_rows(conn, s.grants, _GRANT_COLUMNS, grants)
         write_rows(conn, s.grant_sources, ("sync_pk", "grant_id", "source_entitlement_id"), sources)
+    write_rows(conn, s.grant_expansions, _EXPANSION_COLUMNS,
+               ((sync_pk, *record) for record in reader.expansion_records()))
     return counts
 
 
@@ -218,7 +223,8 @@ def _load_run(engine: Engine, system: str, reader: SyncReader, *, keep_syncs: in
         inserted = conn.execute(insert(s.syncs).values(
             system_id=system_id, sync_id=run.sync_id, kind=run.sync_type, started_at=_naive_utc(run.started_at),
             ended_at=_naive_utc(run.ended_at), source_file=str(reader.c1z.path), is_current=False,
-            loaded_at=now_utc(), load_seconds=0.0, resource_types=0, resources=0, entitlements=0, grants=0))
+            loaded_at=now_utc(), load_seconds=0.0, has_expansions=True, resource_types=0, resources=0,
+            entitlements=0, grants=0))
         assert inserted.inserted_primary_key is not None
         sync_pk = int(inserted.inserted_primary_key[0])
         counts = _copy_sync(conn, reader, sync_pk)

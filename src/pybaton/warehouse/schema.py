@@ -58,6 +58,8 @@ syncs = Table(
     Column("resources", Integer, nullable=False, default=0),
     Column("entitlements", Integer, nullable=False, default=0),
     Column("grants", Integer, nullable=False, default=0),
+    # False for syncs loaded before grant_expansions existed (revision 0003): their graph is unknown.
+    Column("has_expansions", Boolean, nullable=False, default=True),
     UniqueConstraint("system_id", "sync_id", name="uq_syncs_system_sync"),
 )
 
@@ -123,6 +125,21 @@ grant_sources = Table(
     Index("ix_grant_sources_grant", "sync_pk", "grant_id"),
 )
 
+# Which grants pass their entitlement on (Baton's GrantExpandable), so the planner can rebuild the expansion
+# graph from the warehouse alone. ``data`` is the serialized GrantExpandable as the file held it (NULL when
+# the file's annotation could not be read); rows are in the order the sync's expansion read them.
+grant_expansions = Table(
+    "grant_expansions", metadata,
+    Column("expansion_pk", BigKey, primary_key=True, autoincrement=True),
+    Column("sync_pk", Integer, nullable=False),
+    Column("grant_id", Text, nullable=False),
+    Column("entitlement_id", Text, nullable=False),
+    Column("principal_type", Text, nullable=False),
+    Column("principal_id", Text, nullable=False),
+    Column("data", LargeBinary, nullable=True),
+    Index("ix_grant_expansions_sync", "sync_pk", "grant_id"),
+)
+
 identities = Table(
     "identities", metadata,
     Column("identity_id", Text, primary_key=True),
@@ -165,4 +182,4 @@ findings = Table(
 )
 
 # What belongs to one sync (deleted together when it is pruned or a load is undone).
-SYNC_TABLES = (grant_sources, grants, entitlements, resources, resource_types)
+SYNC_TABLES = (grant_expansions, grant_sources, grants, entitlements, resources, resource_types)

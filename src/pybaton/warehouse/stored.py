@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, select
 
+from pybaton.c1z.expandable import ExpandableGrant, ExpansionRecord, expandable_grant
+from pybaton.errors import WarehouseError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from pybaton.warehouse import schema as s
 
@@ -112,6 +114,19 @@ class StoredSync:
                  .group_by(t.principal_type, t.principal_id).order_by(func.min(t.grant_pk)))
         for ptype, pid in self.conn.execution_options(yield_per=STREAM_BATCH).execute(query):
             yield str(ptype), str(pid)
+
+    def expandable_grants(self) -> Iterator[ExpandableGrant]:
+        """The sync's expandable grants, as the file's reader gives them (the loader kept its order)."""
+        held = select(s.syncs.c.has_expansions).where(s.syncs.c.sync_pk == self.ref.sync_pk)
+        if not self.conn.execute(held).scalar():
+            raise WarehouseError(f"warehouse: sync {self.ref.sync_id} of {self.ref.system} was loaded before the "
+                                 "warehouse kept grant expandability; sync the system again (its next sync is "
+                                 "loaded whole) or plan from the files")
+        t = s.grant_expansions.c
+        query = (select(t.grant_id, t.entitlement_id, t.principal_type, t.principal_id, t.data)
+                 .where(t.sync_pk == self.ref.sync_pk).order_by(t.expansion_pk))
+        for gid, dst, ptype, pid, blob in self.conn.execution_options(yield_per=STREAM_BATCH).execute(query):
+            yield expandable_grant(ExpansionRecord(gid, dst, ptype, pid, bytes(blob) if blob is not None else None))
 
 
 def _grant_filter(entitlement_id: str | None, resource_type: str | None, resource_id: str | None,
