@@ -165,11 +165,12 @@ def test_a_wrong_password_fails_alone_and_a_redis_restart_loses_nothing(
 
 
 def _slow_workspace(tmp_path: Path) -> dict[str, Any]:
-    """An identity provider, four quick systems and one that syncs for ~14s (> the 8s visibility timeout)."""
+    """An identity provider, four quick systems and one that syncs for ~18s on an idle machine: over twice the
+    8s visibility timeout, so the broker's sweep (every 2s) surely redelivers it while it runs."""
     systems: dict[str, Any] = {"hr": {"connector": "demo", "identity_provider": True,
                                       "config": {"data_dir": str(tmp_path / "hr-db")}}}
     systems |= {f"quick{i}": scale_system(seed=i) for i in range(4)}
-    systems["slow"] = scale_system(latency_ms=600)
+    systems["slow"] = scale_system(latency_ms=1200)
     return {"data_dir": "data", "systems": systems, "warehouse": {"url_env": "FLEET_WAREHOUSE_URL"},
             "fleet": FAST_FLEET}
 
@@ -180,7 +181,7 @@ def test_long_syncs_outlive_the_visibility_timeout_and_a_killed_worker_loses_not
     fleet = make_fleet(spec)
     fleet.workers.start(3)
 
-    # 1. the slow sync (~14s) outlives the broker's visibility timeout (8s): delivered twice, run once
+    # 1. the slow sync (~18s) outlives the broker's visibility timeout (8s): delivered twice, run once
     _ok(fleet.pybaton("fleet", "sync", "slow", "--wait", "--timeout", "120"), fleet)
     wait_for(lambda: fleet.workers.logged("system=slow", "already finished (delivered again)"), 60,
              "the second delivery of the slow sync to be recognised", fleet.workers)
