@@ -140,9 +140,7 @@ def print_plan(plan: Plan, brakes: Sequence[BrakeCheck]) -> None:
     if plan.findings:
         print_console(Listing("Findings (reported, not changed)", "findings", _finding_columns(), plan.findings))
     for check in brakes:
-        state = "EXCEEDS the brake" if check.tripped else "within the brake"
-        print(f"brake: {check.system}: {check.removals} removals of {check.grants} grants "
-              f"({check.percent:.1f}%), {state} ({check.brake.max_revocations} or {check.brake.max_percent:g}%)")
+        print(f"brake: {check.summary()}")
 
 
 # -- apply -----------------------------------------------------------------------------------------

@@ -33,6 +33,13 @@ class BrakeCheck:
     def tripped(self) -> bool:
         return self.removals > self.brake.max_revocations or self.percent > self.brake.max_percent
 
+    def summary(self) -> str:
+        """One line for any reader of a plan (CLI, console): how much it removes, and the brake's verdict."""
+        noun = "removal" if self.removals == 1 else "removals"
+        state = "EXCEEDS the brake" if self.tripped else "within the brake"
+        return (f"{self.system}: {self.removals} {noun} of {self.grants} grants ({self.percent:.1f}%), {state} "
+                f"({self.brake.max_revocations} or {self.brake.max_percent:g}%)")
+
     def describe(self) -> str:
         return (f"{self.system}: {self.removals} removals ({self.percent:.1f}% of {self.grants} grants) exceed the "
                 f"brake of {self.brake.max_revocations} or {self.brake.max_percent:g}%")
