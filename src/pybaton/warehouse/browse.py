@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, func, literal, or_, select
 
 from pybaton.warehouse import schema as s
-from pybaton.warehouse.queries import AccessEntry, _access_select, _entries
+from pybaton.warehouse.queries import AccessEntry, access_entries, access_select
 from pybaton.warehouse.stored import SyncRef
 
 SEARCH_LIMIT = 50
@@ -88,7 +88,7 @@ def holders_page(conn: Connection, syncs: dict[str, SyncRef], entitlement_id: st
     g, y = s.grants.c, s.systems.c
     total = int(conn.execute(select(func.count()).select_from(s.grants).where(
         g.sync_pk.in_(chosen), g.entitlement_id == entitlement_id)).scalar_one())
-    query = _access_select(chosen).where(g.entitlement_id == entitlement_id)
+    query = access_select(chosen).where(g.entitlement_id == entitlement_id)
     columns: dict[str, list[Any]] = {
         "system": [y.name], "principal": [g.principal_type, g.principal_id],
         "access": [g.is_direct.desc() if not descending else g.is_direct], "name": [g.principal_id],
@@ -96,7 +96,7 @@ def holders_page(conn: Connection, syncs: dict[str, SyncRef], entitlement_id: st
     keys = columns.get(sort, columns["principal"])
     ordered = [k.desc() if descending and sort != "access" else k for k in keys]
     query = query.order_by(*ordered, g.grant_pk).offset(max(offset, 0)).limit(max(1, min(limit, 1000)))
-    return PageOf(_entries(conn, query), total, offset, limit)
+    return PageOf(access_entries(conn, query), total, offset, limit)
 
 
 def entitlement_names(conn: Connection, syncs: dict[str, SyncRef], entitlement_id: str) -> list[tuple[str, str]]:
@@ -185,7 +185,7 @@ def account_grants(conn: Connection, syncs: dict[str, SyncRef], *, resource_type
     g, y, a = s.grants.c, s.systems.c, s.accounts.c
     is_account = exists().where(a.system == y.name, a.resource_type_id == g.principal_type,
                                 a.resource_id == g.principal_id)
-    query = _access_select([ref.sync_pk for ref in syncs.values()]).where(is_account)
+    query = access_select([ref.sync_pk for ref in syncs.values()]).where(is_account)
     if resource_types:
         query = query.where(g.resource_type_id.in_(resource_types))
     if entitlements:

@@ -68,7 +68,7 @@ def _pks(syncs: Iterable[SyncRef]) -> list[int]:
     return [ref.sync_pk for ref in syncs]
 
 
-def _access_select(sync_pks: list[int]) -> Select[Any]:
+def access_select(sync_pks: list[int]) -> Select[Any]:
     """Grants of the given syncs with names, account owners and people joined in."""
     g, y, sy = s.grants.c, s.systems.c, s.syncs.c
     e, r, p, a, i = (t.alias(n) for t, n in ((s.entitlements, "e"), (s.resources, "r"), (s.resources, "p"),
@@ -93,7 +93,7 @@ def _access_select(sync_pks: list[int]) -> Select[Any]:
     )
 
 
-def _entries(conn: Connection, query: Select[Any]) -> list[AccessEntry]:
+def access_entries(conn: Connection, query: Select[Any]) -> list[AccessEntry]:
     """The rows, sorted here rather than by SQL: an ORDER BY can lead a planner away from the selective
     index (SQLite without statistics), and Python's order is the same on both backends."""
     return [AccessEntry(*(str(v) if v is not None else "" for v in row)) for row in conn.execute(query)]
@@ -106,7 +106,7 @@ def who_has(conn: Connection, syncs: dict[str, SyncRef], entitlement_id: str,
     if system is not None and not chosen:
         raise UserError(f"the warehouse holds no sync of system {system!r} for that moment")
     g = s.grants.c
-    entries = _entries(conn, _access_select(_pks(chosen)).where(g.entitlement_id == entitlement_id))
+    entries = access_entries(conn, access_select(_pks(chosen)).where(g.entitlement_id == entitlement_id))
     return sorted(entries, key=lambda e: (e.system, e.principal_type, e.principal_id, e.entitlement_id))
 
 
@@ -151,9 +151,9 @@ def person_access(conn: Connection, syncs: dict[str, SyncRef], person: Person) -
         ref = syncs.get(system)
         if ref is None:
             continue
-        query = _access_select([ref.sync_pk]).where(g.principal_type == rtype, g.principal_id == rid,
+        query = access_select([ref.sync_pk]).where(g.principal_type == rtype, g.principal_id == rid,
                                                     y.name == system)
-        found = _entries(conn, query)
+        found = access_entries(conn, query)
         entries.extend(sorted(found, key=lambda e: (e.resource_type_id, e.resource_id, e.entitlement_id)))
     return entries
 
