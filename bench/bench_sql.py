@@ -2,12 +2,13 @@
 
 Seeds a throw-away PostgreSQL (``generate_series``, so seeding is not what is
 measured), writes a baton-sql config of three resource types (users, groups,
-roles), every query paginated by cursor, then syncs it in a child process and
-prints the wall and CPU time, peak RSS and what was stored, with the calibration
-figure before and after (on a shared machine wall time is mostly waiting for a core). Default settings: no page size
-in the config nor from the engine, so the connector's preferred page (5,000 rows)
-applies. Target (issue 19): ≤ 20 s, ≤ 500 MB on this 2-core machine; the Go
-baton-sql is the peer.
+roles), every query paginated by cursor, then runs ``pybaton sync sql`` in a
+child process and prints the wall and CPU time, peak RSS and what was stored,
+with the calibration figure before and after (on a shared machine wall time is
+mostly waiting for a core). Default settings: no page size in the config nor
+from the engine, so the connector's preferred page (5,000 rows) applies.
+Target (issue 19): ≤ 20 s, ≤ 500 MB on this 2-core machine; the Go baton-sql is
+the peer.
 
 Usage: python bench/bench_sql.py [--users N --groups N --per-group N --page-size N]
 """
