@@ -6,14 +6,17 @@ users) that was ~2.4 of the connector's ~8 CPU seconds, against ~0.2 with
 mysqlclient, which decodes in C (libmariadb) and waits on the network without
 holding the GIL. mysqlclient only builds where the MariaDB/MySQL client headers
 are (Debian: ``libmariadb-dev``, ``pkg-config``), so it cannot be a plain
-requirement of the extra: ``make`` installs it after ``scripts/install-test-servers.sh``
-has installed those, and everywhere else PyMySQL does the work.
+requirement of the extra (``pip install pybaton[mysql]`` must work anywhere):
+``make native`` installs it from pyproject's ``native`` dependency group after
+``scripts/install-test-servers.sh`` has installed those; elsewhere PyMySQL does
+the work.
 
 PyMySQL stays required either way (a missing ``mysql`` extra is reported the
-same), and ``PYBATON_MYSQL_DRIVER=pymysql`` forces it. Both give the same values:
-mysqlclient is opened without multi-statements, with bytes bound as ``_binary``, with ``localhost`` meaning TCP
-to 127.0.0.1 (libmariadb would take the default Unix socket), and with
-PyMySQL's handling of dates it cannot parse (``0000-00-00`` stays text).
+same), and ``PYBATON_MYSQL_DRIVER=pymysql`` forces it. Both give the same
+values: mysqlclient is opened without multi-statements, binds bytes as
+``_binary``, takes ``localhost`` as TCP to 127.0.0.1 (libmariadb would take its
+default Unix socket), and, like PyMySQL, returns a date it cannot parse
+(``0000-00-00``) as text.
 """
 
 from __future__ import annotations
