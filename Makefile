@@ -4,8 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NATIVE := $(VENV)/.native
 
-.PHONY: demo test bench lint proto servers clean dist
+.PHONY: demo test bench lint proto servers native clean dist
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (pybaton needs Python 3.11+)"; exit 1; }
@@ -19,8 +20,16 @@ demo: $(STAMP)
 	$(BIN)/pybaton sync demo -f demo.c1z --data-dir .pybaton/demo --log-level warn
 	$(BIN)/pybaton -f demo.c1z summary
 
+## make native: drivers built against system libraries (mysqlclient: libmariadb-dev, installed by `make servers`).
+## Optional: without them the sql connector uses PyMySQL on MySQL/MariaDB (same results, slower).
+native: $(NATIVE)
+
+$(NATIVE): $(STAMP) | servers
+	$(BIN)/pip install -q --group native && touch $(NATIVE) || \
+		echo "make: mysqlclient did not build (needs libmariadb-dev, pkg-config, a C compiler); the sql connector uses PyMySQL"
+
 ## make test: install what the tests need (servers from Debian packages), run the whole suite
-test: $(STAMP) servers
+test: $(STAMP) servers $(NATIVE)
 	$(BIN)/pytest -n 2 --dist loadgroup tests
 
 ## make servers: install the database/directory servers the tests start (Debian packages)
@@ -28,7 +37,7 @@ servers:
 	bash scripts/install-test-servers.sh
 
 ## make bench: print the performance figures (see bench/README.md)
-bench: $(STAMP) servers
+bench: $(STAMP) servers $(NATIVE)
 	$(PY) bench/run_all.py
 
 lint: $(STAMP)

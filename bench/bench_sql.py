@@ -2,11 +2,13 @@
 
 Seeds a throw-away PostgreSQL (``generate_series``, so seeding is not what is
 measured), writes a baton-sql config of three resource types (users, groups,
-roles), every query paginated by cursor, then syncs it in a child process and
-prints the wall time, peak RSS and what was stored. Default settings: no page size
-in the config nor from the engine, so the connector's preferred page (5,000 rows)
-applies. Target (issue 19): ≤ 20 s, ≤ 500 MB on this 2-core machine; the Go
-baton-sql is the peer.
+roles), every query paginated by cursor, then runs ``pybaton sync sql`` in a
+child process and prints the wall and CPU time, peak RSS and what was stored,
+with the calibration figure before and after (on a shared machine wall time is
+mostly waiting for a core). Default settings: no page size in the config nor
+from the engine, so the connector's preferred page (5,000 rows) applies.
+Target (issue 19): ≤ 20 s, ≤ 500 MB on this 2-core machine; the Go baton-sql is
+the peer.
 
 Usage: python bench/bench_sql.py [--users N --groups N --per-group N --page-size N]
 """
@@ -14,14 +16,12 @@ Usage: python bench/bench_sql.py [--users N --groups N --per-group N --page-size
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from _measure import calibration_seconds, measure_sync
 
 from pybaton.testing.servers import PostgresServer
 
@@ -123,35 +123,13 @@ def seed(pg: PostgresServer, users: int, groups: int, per_group: int) -> None:
     """, db="bench", timeout=900)
 
 
-def child(config: str, out: str) -> None:
-    """Run in the child: sync, then one JSON line of figures (peak RSS of this process alone)."""
-    import logging
-    import resource
-
-    from pybaton.connectors.sql import SqlConnector, SqlConnectorConfig
-    from pybaton.sync import SyncOptions, sync
-
-    logging.basicConfig(level=logging.WARNING)
-    connector = SqlConnector(SqlConnectorConfig.model_validate({"config": config}))
-    started = time.perf_counter()
-    result = sync(connector, out, SyncOptions())
-    wall = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall": wall, "rss_mb": rss_mb, "stats": result.stats,
-                      "size_mb": Path(out).stat().st_size / 2**20}))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--groups", type=int, default=1_000)
     parser.add_argument("--per-group", type=int, default=1_000)
     parser.add_argument("--page-size", type=int, default=0, help="a page_size in the config (0: none)")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(*args.child)
-        return 0
     with PostgresServer(settings={"shared_buffers": "256MB"}) as pg, tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         seed(pg, args.users, args.groups, args.per_group)
@@ -161,19 +139,16 @@ def main() -> int:
         config.write_text(CONFIG.format(page=args.page_size))
         env = {**os.environ, "BENCH_USER": pg.superuser, "BENCH_PASSWORD": pg.superuser_password,
                "BENCH_PORT": str(pg.port)}
-        proc = subprocess.run([sys.executable, __file__, "--child", str(config), str(Path(tmp) / "bench.c1z")],
-                              env=env, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            print(proc.stdout, proc.stderr, sep="\n")
-            return 1
-        figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    stats = figures["stats"]
+        before = calibration_seconds()
+        figures = measure_sync(["sql", "--config", str(config)], Path(tmp) / "bench.c1z", env)
+        after = calibration_seconds()
     pages = f"pages of {args.page_size}" if args.page_size else "default settings"
-    print(f"sql sync on PostgreSQL (3 resource types, cursor {pages}): {figures['wall']:.1f} s wall, "
-          f"peak RSS {figures['rss_mb']:.0f} MB  [target <= 20 s, <= 500 MB]")
-    print(f"  stored {stats['resources']:,} resources, {stats['entitlements']:,} entitlements, "
-          f"{stats['grants']:,} grants; .c1z {figures['size_mb']:.1f} MB; "
-          f"{stats['grants'] / figures['wall']:,.0f} grants/s")
+    print(f"sql sync on PostgreSQL (3 resource types, cursor {pages}): {figures.seconds:.1f} s wall "
+          f"[target <= 20 s], {figures.cpu_seconds:.1f} s CPU (user+sys), peak RSS {figures.peak_rss_mb:.0f} MB "
+          f"[target <= 500 MB]; calibration {before:.2f} / {after:.2f} s before / after (idle ~0.2-0.3)")
+    print(f"  stored {figures.count('resources'):,} resources, {figures.count('entitlements'):,} entitlements, "
+          f"{figures.count('grants'):,} grants; .c1z {figures.file_mb:.1f} MB; "
+          f"{figures.count('grants') / figures.seconds:,.0f} grants/s", flush=True)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Database backends: where a baton-sql ``connect`` section leads, and how to talk to it.
 
 Three engines are supported, each through its maintained Python driver:
-PostgreSQL (psycopg 3), MySQL/MariaDB (PyMySQL) and SQLite (the standard
+PostgreSQL (psycopg 3), MySQL/MariaDB (mysqlclient, else PyMySQL) and SQLite (the standard
 library). Connections run in autocommit; provisioning opens explicit
 transactions with ``BEGIN``/``COMMIT``/``ROLLBACK``, which every one of them
 accepts in that mode. SQL Server, Oracle and the other engines baton-sql knows
@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pybaton.connectors.sql import tokens
 from pybaton.connectors.sql.config import Connect
+from pybaton.connectors.sql.mysql import MySQLDriver, mysql_driver
 from pybaton.errors import AuthenticationError, ConfigError, UnreachableError, UserError
 from pybaton.yamldoc import expand_env
 
@@ -246,28 +247,27 @@ class PostgresBackend(Backend):
 _MYSQL_AUTH_CODES = {1044, 1045, 1698}
 
 
-def _seconds(value: str) -> float:
-    match = re.match(r"^\s*(\d+(?:\.\d+)?)", value)
-    return float(match.group(1)) if match else 10.0
-
-
 class MySQLBackend(Backend):
+    """MySQL/MariaDB through mysqlclient when installed, else PyMySQL (see :mod:`.mysql`)."""
+
     dialect = tokens.MYSQL
 
-    def _open(self) -> Any:
-        import pymysql
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        self._driver: MySQLDriver | None = None
 
-        t = self.target
-        return pymysql.connect(
-            host=t.host or "127.0.0.1", port=int(t.port or 3306), user=t.user, password=t.password,
-            database=t.database or None, charset=t.params.get("charset", "utf8mb4").split(",")[0],
-            autocommit=True, connect_timeout=_seconds(t.params.get("timeout", "10")),
-        )
+    @property
+    def driver(self) -> MySQLDriver:
+        if self._driver is None:
+            self._driver = mysql_driver()
+            log.debug("MySQL driver: %s", self._driver.name)
+        return self._driver
+
+    def _open(self) -> Any:
+        return self.driver.connect(self.target)
 
     def driver_errors(self) -> tuple[type[BaseException], ...]:
-        import pymysql
-
-        return (pymysql.MySQLError,)
+        return self.driver.errors
 
     def _connect_error(self, exc: BaseException) -> UserError:
         code = exc.args[0] if exc.args else None

@@ -17,7 +17,7 @@ from pybaton import model
 from pybaton.connectors.grants import GrantTemplate
 from pybaton.connectors.sql import config as cfg
 from pybaton.connectors.sql.expr import ColumnExpression, Expression, ExpressionError, to_text
-from pybaton.connectors.sql.queries import QueryRunner, Row, SqlQuery, VarSet
+from pybaton.connectors.sql.queries import QueryPage, QueryRunner, Row, SqlQuery, VarSet
 from pybaton.connectors.sql.scope import Scope
 from pybaton.connectors.sql.traits import ROW_NAMES, TraitBuilder, profile_of, trait_builder
 from pybaton.pb.c1.connector.v2 import (
@@ -219,18 +219,20 @@ class GrantBuilder:
         return self.principal_id.column if simple and isinstance(self.principal_id, ColumnExpression) else None
 
     def build_many(self, res: resource_pb2.Resource, env_resource: Mapping[str, Any],
-                   rows: list[Row]) -> list[grant_pb2.Grant]:
-        """Grants for many rows; without per-row expressions, straight from the principal column."""
+                   page: QueryPage) -> list[grant_pb2.Grant]:
+        """Grants for a page of rows; without per-row expressions, straight from the principal column."""
         column = self.direct_column
         if column is None:
-            made = (self.build(res, {"cols": row, "resource": env_resource}) for row in rows)
+            made = (self.build(res, {"cols": row, "resource": env_resource}) for row in page.rows)
             return [g for g in made if g is not None]
+        if not page.tuples:
+            return []
+        index = page.column_index(column)
+        if index is None:
+            self.principal_id.value({"cols": page.rows[0]})  # raises the error naming the field and columns
+            return []
         template = self._template(res, self.entitlement.constant or "")
-        try:
-            return [template(v if type(v := row[column]) is str else to_text(v)) for row in rows]
-        except KeyError:
-            self.principal_id.value({"cols": rows[0]})  # raises the error naming the field and columns
-            raise
+        return [template(v if type(v := row[index]) is str else to_text(v)) for row in page.tuples]
 
     def build(self, res: resource_pb2.Resource, env: Mapping[str, Any]) -> grant_pb2.Grant | None:
         if self.skip_if is not None and self.skip_if.boolean(env):
@@ -280,10 +282,10 @@ class GrantsQueryBuilder:
         return cls(query, var_set, [GrantBuilder(scope.at("map", i), m) for i, m in enumerate(section.map)])
 
     def grants(self, res: resource_pb2.Resource, env_resource: Mapping[str, Any],
-               rows: list[Row]) -> list[grant_pb2.Grant]:
+               page: QueryPage) -> list[grant_pb2.Grant]:
         out: list[grant_pb2.Grant] = []
         for mapping in self.maps:
-            out.extend(mapping.build_many(res, env_resource, rows))
+            out.extend(mapping.build_many(res, env_resource, page))
         return out
 
     def page(self, runner: QueryRunner, res: resource_pb2.Resource, token: str,
@@ -291,4 +293,4 @@ class GrantsQueryBuilder:
         env_resource = resource_env(res)
         values = self.vars.values({"resource": env_resource})
         page = runner.page(self.query, values, token, size)
-        return self.grants(res, env_resource, page.rows), page.next_token
+        return self.grants(res, env_resource, page), page.next_token

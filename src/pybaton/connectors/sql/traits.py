@@ -106,12 +106,6 @@ class Profile:
         return out
 
 
-def _struct(values: Mapping[str, str]) -> struct_pb2.Struct:
-    out = struct_pb2.Struct()
-    out.update(values)
-    return out
-
-
 class TraitBuilder:
     """Builds one trait message from a row; subclasses per trait kind."""
 
@@ -131,7 +125,7 @@ class ProfileTraitBuilder(TraitBuilder):
         out = self.message()
         values = self.profile.values(env)
         if values:
-            out.profile.CopyFrom(_struct(values))  # type: ignore[attr-defined]
+            out.profile.update(values)  # type: ignore[attr-defined]
         return out
 
 
@@ -184,7 +178,7 @@ class UserTraitBuilder(TraitBuilder):
     def build(self, env: Mapping[str, Any]) -> Message:
         out = tr.UserTrait()
         for index, address in enumerate(_texts(self.emails, env)):
-            out.emails.append(tr.UserTrait.Email(address=address, is_primary=index == 0))
+            out.emails.add(address=address, is_primary=index == 0)
         out.status.status = self._status(env)
         if self.status_details is not None:
             out.status.details = self.status_details.text(env)
@@ -201,7 +195,7 @@ class UserTraitBuilder(TraitBuilder):
             if value is not None and key not in profile:
                 profile[key] = to_text(value)
         if profile:
-            out.profile.CopyFrom(_struct(profile))
+            out.profile.update(profile)  # filled in place: no Struct built and copied per row
         return out
 
     def _status(self, env: Mapping[str, Any]) -> tr.UserTrait.Status.Status:
