@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from pybaton.c1z import schema, syncs
 from pybaton.c1z.file import C1ZFile, sqlite_errors
-from pybaton.model.builders import built_grant_ids
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 _EXPANDABLE_URL = "type.googleapis.com/" + annotation_grant_pb2.GrantExpandable.DESCRIPTOR.full_name
@@ -67,21 +67,111 @@ def resource_key(resource_type: str, resource_id: str) -> str:
     return f"{resource_type}:{resource_id}"
 
 
-def grant_row(grant: grant_pb2.Grant, sync_id: str, now: str) -> GrantRow:
+GrantIds = tuple[str, str, str, str, str, str]
+"""A grant row's id columns: the entitlement's resource type and id, the entitlement id, the
+principal's type and id, and the grant id."""
+
+# Protobuf tags (field number << 3 | wire type 2) of Grant's entitlement, principal and id fields.
+_ENTITLEMENT_TAG, _PRINCIPAL_TAG, _GRANT_ID_TAG = 1 << 3 | 2, 2 << 3 | 2, 3 << 3 | 2
+_LEARNED_LIMIT = 1 << 16
+
+
+class GrantColumns:
+    """Reads a grant's id columns from its wire bytes, learning each entitlement and principal field once.
+
+    Grants repeat fields: a group's thousand members share one entitlement field, a user's grants
+    one principal field. When a grant's bytes are exactly entitlement field, principal field, id
+    field (what model.grant builds, and most connectors' grants), its columns are two dict
+    lookups on those fields' bytes and one decode, several times cheaper than walking the nested
+    messages. The first grant with a new field is read from the message, which teaches the
+    field; a field's bytes determine its content, so what is learned is exact. Other grants
+    (annotations, sources, no id) are not read here (None).
+    """
+
+    def __init__(self) -> None:
+        self._entitlements: dict[bytes, tuple[str, str, str]] = {}
+        self._principals: dict[bytes, tuple[str, str]] = {}
+
+    def ids(self, data: bytes, grant: grant_pb2.Grant | None = None) -> GrantIds | None:
+        """The columns of the grant serialized as ``data`` (``grant``: that message, if at hand)."""
+        ends = _field_ends(data)
+        if ends is None:
+            return None
+        ent_end, principal_end, id_start = ends
+        ent = self._entitlements.get(data[:ent_end])
+        principal = self._principals.get(data[ent_end:principal_end])
+        if ent is None or principal is None:
+            msg = grant if grant is not None else grant_pb2.Grant.FromString(data)
+            rid, pid = msg.entitlement.resource.id, msg.principal.id
+            ent = self._learn(self._entitlements, data[:ent_end], (rid.resource_type, rid.resource, msg.entitlement.id))
+            principal = self._learn(self._principals, data[ent_end:principal_end], (pid.resource_type, pid.resource))
+        return (*ent, *principal, data[id_start:].decode())
+
+    @staticmethod
+    def _learn(table: dict[bytes, _T], field: bytes, value: _T) -> _T:
+        if len(table) >= _LEARNED_LIMIT:
+            table.clear()
+        table[field] = value
+        return value
+
+
+_T = TypeVar("_T")
+
+
+def _field_ends(data: bytes) -> tuple[int, int, int] | None:
+    """Where a grant's entitlement and principal fields end and its id starts, if those three fields
+    (in that order) are all it holds."""
+    try:
+        ent_end = data[1] + 2
+        principal_end = ent_end + 2 + data[ent_end + 1]
+        id_start = principal_end + 2
+        if (data[0] == _ENTITLEMENT_TAG and data[ent_end] == _PRINCIPAL_TAG and data[principal_end] == _GRANT_ID_TAG
+                and data[principal_end + 1] == len(data) - id_start and data[1] < 0x80 and data[ent_end + 1] < 0x80):
+            return ent_end, principal_end, id_start
+    except IndexError:
+        pass
+    # Some length needs more than one byte (or the grant is not those three fields): the general walk.
+    ent = _span(data, 0, _ENTITLEMENT_TAG)
+    principal = _span(data, ent[1], _PRINCIPAL_TAG) if ent else None
+    gid = _span(data, principal[1], _GRANT_ID_TAG) if principal else None
+    if ent is None or principal is None or gid is None or gid[1] != len(data):
+        return None
+    return ent[1], principal[1], gid[0]
+
+
+def _span(data: bytes, pos: int, tag: int) -> tuple[int, int] | None:
+    """Start and end of the payload of the length-delimited field ``tag`` at ``pos`` (None if not there)."""
+    if len(data) < pos + 2 or data[pos] != tag:
+        return None
+    size, shift, start = 0, 0, pos + 1
+    while True:
+        if start >= len(data) or shift > 28:
+            return None
+        byte = data[start]
+        start += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    end = start + size
+    return (start, end) if end <= len(data) else None
+
+
+def grant_row(grant: grant_pb2.Grant, sync_id: str, now: str, columns: GrantColumns | None = None) -> GrantRow:
     """The row for ``grant``; a ``GrantExpandable`` annotation moves to the ``expansion`` column.
 
     Go's v0.25 writer does the same, so expansion state lives in one place and a
     Go-written file with pending expansion can be expanded by us and vice versa.
     """
     data = grant.SerializeToString()
-    ids = built_grant_ids(data)
-    if ids is not None:  # as model.grant built it: the columns are read from the bytes
+    ids = columns.ids(data, grant) if columns is not None else None
+    if ids is not None:
         return (*ids, None, 0, data, sync_id, now)
     return _read_grant_row(grant, data, sync_id, now)
 
 
 def _read_grant_row(grant: grant_pb2.Grant, data: bytes, sync_id: str, now: str) -> GrantRow:
-    """:func:`grant_row` read field by field (``data`` is the grant serialized)."""
+    """:func:`grant_row` read field by field (``data``: the grant serialized)."""
     expansion: bytes | None = None
     if grant.annotations:
         for i, ann in enumerate(grant.annotations):
@@ -109,6 +199,7 @@ class SyncWriter:
         self.sync_id = sync_id
         self._depth = 0
         self._bulk = not self._has_index(_GRANT_UNIQUE[0])
+        self._columns = GrantColumns()
 
     def _has_index(self, name: str) -> bool:
         row = self._conn.execute("select 1 from sqlite_master where type = 'index' and name = ?", (name,)).fetchone()
@@ -211,11 +302,12 @@ class SyncWriter:
         """The rows :meth:`put_grant_rows` takes (build them on one thread, insert on another)."""
         now = syncs.now_text()
         sid = self.sync_id
+        ids_of = self._columns.ids
         rows: list[GrantRow] = []
         append = rows.append
-        for g in items:  # grant_row, inlined for the grants model.grant built (the bulk of them)
+        for g in items:  # grant_row, inlined
             data = g.SerializeToString()
-            ids = built_grant_ids(data)
+            ids = ids_of(data, g)
             append((*ids, None, 0, data, sid, now) if ids is not None else _read_grant_row(g, data, sid, now))
         return rows
 

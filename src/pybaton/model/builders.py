@@ -7,7 +7,7 @@ connector builds is exactly what is stored and what Go reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
@@ -178,73 +178,22 @@ def grant(ent: entitlement_pb2.Entitlement, principal: ResourceRef, *,
     connectors store them; readers join the full objects.
     """
     pid = principal.id if isinstance(principal, resource_pb2.Resource) else principal
-    ent_id = ent.id
-    slim = _SLIM_CACHE.get(ent_id) or _slim_entitlement(ent)
-    principal_field = _principal_field(pid)
+    head = _ENTITLEMENT_FIELDS.get(ent.id) or _entitlement_field(ent)
+    tail = _PRINCIPAL_FIELDS.get((pid.resource_type, pid.resource, pid.baton_resource)) or _principal_field(pid)
+    gid = head.id_part + tail.id_part
     # Parsed from bytes put together from pre-encoded fields: the entitlement's and the principal's
     # fields are encoded once (thousands of grants share each), and one parse costs less than
     # building the nested messages field by field. The message is the same as
-    # Grant(entitlement=slim, principal=Resource(id=pid), id=...) (property-tested), and the bytes
-    # are what SerializeToString gives back for it, which :func:`built_grant_ids` relies on.
+    # Grant(entitlement=slim, principal=Resource(id=pid), id=...) (property-tested).
     g = grant_pb2.Grant.FromString(b"".join((
-        slim.field, principal_field.field,
-        _field(_GRANT_ID_TAG, grant_id(ent_id, principal_field.resource_type, principal_field.resource).encode()))))
+        head.field, tail.field,
+        bytes((_GRANT_ID_TAG, len(gid))) if len(gid) < 0x80 else _field_head(_GRANT_ID_TAG, len(gid)), gid)))
     if expandable:
         g.annotations.append(ann.pack(annotation_grant_pb2.GrantExpandable(
             entitlement_ids=list(expandable), shallow=shallow, resource_type_ids=list(expand_resource_types))))
     for a in annotations:
         g.annotations.append(ann.pack(a))
     return g
-
-
-GrantIds = tuple[str, str, str, str, str, str]
-"""A grant's id columns in a store row: its entitlement's resource type and id, the entitlement id,
-the principal's type and id, and the grant id."""
-
-
-def built_grant_ids(data: bytes) -> GrantIds | None:
-    """The id columns of the grant whose wire bytes are ``data``, if :func:`grant` built it as is.
-
-    A writer serializes each grant anyway; when the bytes are exactly an entitlement field and
-    a principal field :func:`grant` encoded (and still holds) followed by the id, the columns are
-    read from those fields instead of walking the nested messages, which costs several times
-    more. Anything else (annotations, sources, a full principal, a changed grant) gives ``None``.
-    """
-    # Fast path: every length below 128 (one byte each), the usual case.
-    try:
-        ent_end = data[1] + 2
-        principal_end = ent_end + 2 + data[ent_end + 1]
-        id_start = principal_end + 2
-        short = (data[0] == _ENTITLEMENT_TAG and data[ent_end] == _PRINCIPAL_TAG
-                 and data[principal_end] == _GRANT_ID_TAG and data[principal_end + 1] == len(data) - id_start
-                 and data[1] < 0x80 and data[ent_end + 1] < 0x80)
-    except IndexError:
-        short = False
-    if not short:
-        return _long_grant_ids(data)
-    slim = _SLIM_BY_FIELD.get(data[:ent_end])
-    field = _PRINCIPAL_BY_FIELD.get(data[ent_end:principal_end])
-    if slim is None or field is None:
-        return None
-    return (slim.resource_type, slim.resource, slim.ent_id, field.resource_type, field.resource,
-            data[id_start:].decode())
-
-
-def _long_grant_ids(data: bytes) -> GrantIds | None:
-    """:func:`built_grant_ids` for fields of any length (multi-byte varint lengths)."""
-    ent = _span(data, 0, _ENTITLEMENT_TAG)
-    if ent is None:
-        return None
-    slim = _SLIM_BY_FIELD.get(data[:ent[1]])
-    principal = _span(data, ent[1], _PRINCIPAL_TAG)
-    if slim is None or principal is None:
-        return None
-    field = _PRINCIPAL_BY_FIELD.get(data[ent[1]:principal[1]])
-    gid = _span(data, principal[1], _GRANT_ID_TAG)
-    if field is None or gid is None or gid[1] != len(data):
-        return None
-    return (slim.resource_type, slim.resource, slim.ent_id, field.resource_type, field.resource,
-            data[gid[0]:].decode())
 
 
 # Protobuf tags (field number << 3 | wire type 2, length-delimited) of the fields a grant is made of.
@@ -254,92 +203,60 @@ _GRANT_ID_TAG = 3 << 3 | 2      # Grant.id
 _RESOURCE_ID_TAG = 1 << 3 | 2   # Resource.id
 
 
-class _Field:
-    """One encoded field of a grant (the slim entitlement, or the principal) and the ids it holds."""
+class _EncodedField(NamedTuple):
+    """One pre-encoded field of a grant, and its part of the grant id, encoded: the entitlement id
+    for the entitlement field, ``:type:id`` for the principal's."""
 
-    __slots__ = ("field", "resource_type", "resource", "ent_id")
-
-    def __init__(self, field: bytes, resource_type: str, resource: str, ent_id: str = "") -> None:
-        self.field = field
-        self.resource_type = resource_type
-        self.resource = resource
-        self.ent_id = ent_id
+    field: bytes
+    id_part: bytes
 
 
 # Entitlement fields by entitlement id (an id names one entitlement, as in Baton), principal fields
-# by principal id, and both by their bytes; bounded, cleared when full.
-_SLIM_CACHE: dict[str, _Field] = {}
-_SLIM_BY_FIELD: dict[bytes, _Field] = {}
-_PRINCIPAL_CACHE: dict[tuple[str, str, bool], _Field] = {}
-_PRINCIPAL_BY_FIELD: dict[bytes, _Field] = {}
+# by principal id; bounded, cleared when full.
+_ENTITLEMENT_FIELDS: dict[str, _EncodedField] = {}
+_PRINCIPAL_FIELDS: dict[tuple[str, str, bool], _EncodedField] = {}
 _CACHE_LIMIT = 1 << 16
 
 
 def clear_caches() -> None:
     """Forget every pre-encoded field (tests that reuse ids with other resources start here)."""
-    for cache in (_SLIM_CACHE, _SLIM_BY_FIELD, _PRINCIPAL_CACHE, _PRINCIPAL_BY_FIELD):
-        cache.clear()
+    _ENTITLEMENT_FIELDS.clear()
+    _PRINCIPAL_FIELDS.clear()
 
 
 def _field(tag: int, payload: bytes) -> bytes:
     """One length-delimited field in protobuf's wire format: tag, varint length, payload."""
-    size = len(payload)
-    if size < 0x80:
-        return bytes((tag, size)) + payload
+    return _field_head(tag, len(payload)) + payload
+
+
+def _field_head(tag: int, size: int) -> bytes:
+    """The tag and varint length that start a length-delimited field of ``size`` bytes."""
     head = bytearray((tag,))
     while size >= 0x80:
         head.append(size & 0x7F | 0x80)
         size >>= 7
     head.append(size)
-    return bytes(head) + payload
+    return bytes(head)
 
 
-def _span(data: bytes, pos: int, tag: int) -> tuple[int, int] | None:
-    """Start and end of the payload of the length-delimited field ``tag`` at ``pos`` (None if not there)."""
-    if len(data) < pos + 2 or data[pos] != tag:
-        return None
-    size = data[pos + 1]
-    start = pos + 2
-    if size >= 0x80:
-        size &= 0x7F
-        shift = 7
-        while True:
-            if start >= len(data) or shift > 28:
-                return None
-            byte = data[start]
-            start += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-    end = start + size
-    return (start, end) if end <= len(data) else None
-
-
-def _remember(by_key: dict[Any, _Field], by_field: dict[bytes, _Field], key: Any, entry: _Field) -> _Field:
-    if len(by_key) >= _CACHE_LIMIT:
-        by_key.clear()
-        by_field.clear()
-    by_key[key] = entry
-    by_field[entry.field] = entry
+def _entitlement_field(ent: entitlement_pb2.Entitlement) -> _EncodedField:
+    """The encoded ``Grant.entitlement`` field: the entitlement's id and its resource's id."""
+    if len(_ENTITLEMENT_FIELDS) >= _CACHE_LIMIT:
+        _ENTITLEMENT_FIELDS.clear()
+    slim = entitlement_pb2.Entitlement(id=ent.id, resource=resource_pb2.Resource(id=ent.resource.id))
+    entry = _EncodedField(_field(_ENTITLEMENT_TAG, slim.SerializeToString()), ent.id.encode())
+    _ENTITLEMENT_FIELDS[ent.id] = entry
     return entry
 
 
-def _slim_entitlement(ent: entitlement_pb2.Entitlement) -> _Field:
-    """The encoded ``Grant.entitlement`` field: the entitlement's id and its resource's id."""
-    rid = ent.resource.id
-    slim = entitlement_pb2.Entitlement(id=ent.id, resource=resource_pb2.Resource(id=rid))
-    entry = _Field(_field(_ENTITLEMENT_TAG, slim.SerializeToString()), rid.resource_type, rid.resource, ent.id)
-    return _remember(_SLIM_CACHE, _SLIM_BY_FIELD, ent.id, entry)
-
-
-def _principal_field(pid: resource_pb2.ResourceId) -> _Field:
+def _principal_field(pid: resource_pb2.ResourceId) -> _EncodedField:
     """The encoded ``Grant.principal`` field, ``Resource(id=pid)``."""
-    key = (pid.resource_type, pid.resource, pid.baton_resource)
-    entry = _PRINCIPAL_CACHE.get(key)
-    if entry is None:
-        field = _field(_PRINCIPAL_TAG, _field(_RESOURCE_ID_TAG, pid.SerializeToString()))
-        entry = _remember(_PRINCIPAL_CACHE, _PRINCIPAL_BY_FIELD, key, _Field(field, key[0], key[1]))
+    if len(_PRINCIPAL_FIELDS) >= _CACHE_LIMIT:
+        _PRINCIPAL_FIELDS.clear()
+    # The principal's part of the grant id: the id rule with an empty entitlement id.
+    entry = _EncodedField(_field(_PRINCIPAL_TAG, _field(_RESOURCE_ID_TAG, pid.SerializeToString())),
+                          grant_id("", pid.resource_type, pid.resource).encode())
+    _PRINCIPAL_FIELDS[(pid.resource_type, pid.resource, pid.baton_resource)] = entry
     return entry
 
 
