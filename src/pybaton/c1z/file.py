@@ -13,7 +13,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -106,6 +106,17 @@ class C1ZFile:
         self._workdir = workdir
         self._owns_workdir = owns_workdir
         self._closed = False
+        self._pending: list[tuple[Callable[[], None], Callable[[], None]]] = []
+
+    @property
+    def durable(self) -> bool:
+        """The working copy outlives this process (a named work directory, e.g. a sync's ``.wip``)."""
+        return not self._owns_workdir
+
+    def before_save(self, finish: Callable[[], None], abort: Callable[[], None]) -> None:
+        """Register work still landing in the working copy: ``finish`` runs before a save (and may
+        raise), ``abort`` at close."""
+        self._pending.append((finish, abort))
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -219,6 +230,8 @@ class C1ZFile:
         if not self.writable:
             raise C1ZError(f"{self.path}: opened read-only")
         target = Path(path) if path is not None else self.path
+        for finish, _ in self._pending:
+            finish()
         mode = self.conn.execute("pragma journal_mode").fetchone()[0]
         if mode == "wal":
             self.conn.execute("pragma wal_checkpoint(truncate)")
@@ -235,6 +248,9 @@ class C1ZFile:
         if self._closed:
             return
         self._closed = True
+        pending, self._pending = self._pending, []
+        for _, abort in pending:
+            abort()
         self.conn.close()
         discard = self._owns_workdir if discard_workdir is None else discard_workdir
         if discard and (self._owns_workdir or self.writable):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from pybaton.c1z import schema, syncs
+from pybaton.c1z import loader
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
@@ -40,7 +41,7 @@ _GRANT_COLUMNS = (
     "resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, "
     "external_id, expansion, needs_expansion, data, sync_id, discovered_at"
 )
-_INSERT_GRANT = f"insert into v1_grants ({_GRANT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_GRANT = f"insert into v1_grants ({_GRANT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _GRANT_INDEXES = tuple(spec for spec in schema.INDEXES if spec[1] == "v1_grants")
 _GRANT_UNIQUE = next(spec for spec in _GRANT_INDEXES if spec[3])
 # Partial indexes (on rows with expansion state, a few at most) cost next to nothing per insert, and
@@ -170,6 +171,14 @@ def grant_row(grant: grant_pb2.Grant, sync_id: str, now: str, columns: GrantColu
     return _read_grant_row(grant, data, sync_id, now)
 
 
+def row_from_bytes(data: bytes, sync_id: str, now: str, columns: GrantColumns) -> GrantRow:
+    """:func:`grant_row` of the grant serialized as ``data``."""
+    ids = columns.ids(data)
+    if ids is not None:
+        return (*ids, None, 0, data, sync_id, now)
+    return _read_grant_row(grant_pb2.Grant.FromString(data), data, sync_id, now)
+
+
 def _read_grant_row(grant: grant_pb2.Grant, data: bytes, sync_id: str, now: str) -> GrantRow:
     """:func:`grant_row` read field by field (``data``: the grant serialized)."""
     expansion: bytes | None = None
@@ -200,6 +209,8 @@ class SyncWriter:
         self._depth = 0
         self._bulk = not self._has_index(_GRANT_UNIQUE[0])
         self._columns = GrantColumns()
+        self._loader: loader.GrantLoader | None = None
+        self._hooked = False
 
     def _has_index(self, name: str) -> bool:
         row = self._conn.execute("select 1 from sqlite_master where type = 'index' and name = ?", (name,)).fetchone()
@@ -232,6 +243,7 @@ class SyncWriter:
         """Keep the last row per grant id of this run, then rebuild Go's grant indexes."""
         if not self._bulk:
             return
+        self._finish_loader()
         with self.transaction():
             try:
                 self._conn.execute(schema.index_sql(*_GRANT_UNIQUE))
@@ -255,6 +267,8 @@ class SyncWriter:
             finally:
                 self._depth -= 1
             return
+        if self._loader is not None:  # its batches come first, as if they had been written here
+            self._loader.drain()
         with sqlite_errors(self._c1z.path):
             self._conn.execute("begin")
             self._depth = 1
@@ -296,7 +310,26 @@ class SyncWriter:
                                   e.SerializeToString(), sid, now) for e in items))
 
     def put_grants(self, items: Iterable[grant_pb2.Grant]) -> None:
+        if self._bulk and not self._depth and not self._c1z.durable and loader.available():
+            # A throw-away file's bulk load: rows are made and inserted on a second core (see loader).
+            if self._loader is None:
+                self._loader = loader.GrantLoader(self._c1z.db_path, self._c1z.path)
+                if not self._hooked:
+                    self._c1z.before_save(self._finish_loader, self._abort_loader)
+                    self._hooked = True
+            self._loader.submit(self.sync_id, syncs.now_text(), [g.SerializeToString() for g in items])
+            return
         self.put_grant_rows(self.grant_rows(items))
+
+    def _finish_loader(self) -> None:
+        pending, self._loader = self._loader, None
+        if pending is not None:
+            pending.finish()
+
+    def _abort_loader(self) -> None:
+        pending, self._loader = self._loader, None
+        if pending is not None:
+            pending.abort()
 
     def grant_rows(self, items: Iterable[grant_pb2.Grant]) -> list[GrantRow]:
         """The rows :meth:`put_grant_rows` takes (build them on one thread, insert on another)."""
@@ -313,7 +346,7 @@ class SyncWriter:
 
     def put_grant_rows(self, rows: Iterable[GrantRow]) -> None:
         """Write pre-built rows (the expansion engine builds them without re-parsing)."""
-        self._many(_INSERT_GRANT if self._bulk else _UPSERT_GRANT, rows)
+        self._many(INSERT_GRANT if self._bulk else _UPSERT_GRANT, rows)
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         sid = self.sync_id
