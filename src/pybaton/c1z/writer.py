@@ -13,8 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from pybaton.c1z import schema, syncs
-from pybaton.c1z import loader
+from pybaton.c1z import loader, schema, syncs
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
