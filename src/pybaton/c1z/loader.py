@@ -46,9 +46,12 @@ class GrantLoader:
 
     def __init__(self, db_path: Path, path: Path) -> None:
         self._path = path
+        # The helper imports this very package, wherever it was found.
+        source = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (source, os.environ.get("PYTHONPATH"))))}
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "pybaton.c1z.loader", str(db_path)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self._in_flight = False
 
     def submit(self, sync_id: str, now: str, grants: list[bytes]) -> None:
@@ -61,7 +64,7 @@ class GrantLoader:
             stdin.write(payload)
             stdin.flush()
         except BrokenPipeError:
-            self._failed("the grant loader stopped")
+            self._failed(self._last_words())
         self._in_flight = True
 
     def drain(self) -> None:
@@ -90,7 +93,14 @@ class GrantLoader:
         self._in_flight = False
         answer = self._pipe(self._proc.stdout).readline().decode(errors="replace").strip()
         if answer != "ok":
-            self._failed(answer.removeprefix("error ") or "the grant loader stopped")
+            self._failed(answer.removeprefix("error ") or self._last_words())
+
+    def _last_words(self) -> str:
+        """Why the helper stopped without answering: the last line it wrote to stderr."""
+        self._proc.kill()
+        self._proc.wait()
+        lines = self._pipe(self._proc.stderr).read().decode(errors="replace").strip().splitlines()
+        return f"the grant loader stopped ({lines[-1].strip()})" if lines else "the grant loader stopped"
 
     def _failed(self, message: str) -> None:
         self.abort()
