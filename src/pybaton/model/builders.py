@@ -177,17 +177,17 @@ def grant(ent: entitlement_pb2.Entitlement, principal: ResourceRef, *,
     The grant embeds only the ids of the entitlement and principal, as Go's
     connectors store them; readers join the full objects.
     """
-    pid = principal.id if isinstance(principal, resource_pb2.Resource) else principal
+    pid = principal.id if isinstance(principal, _Resource) else principal
     head = _ENTITLEMENT_FIELDS.get(ent.id) or _entitlement_field(ent)
     tail = _PRINCIPAL_FIELDS.get((pid.resource_type, pid.resource, pid.baton_resource)) or _principal_field(pid)
-    gid = head.id_part + tail.id_part
+    gid = head[1] + tail[1]
+    size = len(gid)
     # Parsed from bytes put together from pre-encoded fields: the entitlement's and the principal's
     # fields are encoded once (thousands of grants share each), and one parse costs less than
     # building the nested messages field by field. The message is the same as
     # Grant(entitlement=slim, principal=Resource(id=pid), id=...) (property-tested).
-    g = grant_pb2.Grant.FromString(b"".join((
-        head.field, tail.field,
-        bytes((_GRANT_ID_TAG, len(gid))) if len(gid) < 0x80 else _field_head(_GRANT_ID_TAG, len(gid)), gid)))
+    g = _parse_grant(b"".join((head[0], tail[0], _ID_HEADS[size] if size < 0x80 else _field_head(_GRANT_ID_TAG, size),
+                               gid)))
     if expandable:
         g.annotations.append(ann.pack(annotation_grant_pb2.GrantExpandable(
             entitlement_ids=list(expandable), shallow=shallow, resource_type_ids=list(expand_resource_types))))
@@ -201,6 +201,11 @@ _ENTITLEMENT_TAG = 1 << 3 | 2   # Grant.entitlement
 _PRINCIPAL_TAG = 2 << 3 | 2     # Grant.principal
 _GRANT_ID_TAG = 3 << 3 | 2      # Grant.id
 _RESOURCE_ID_TAG = 1 << 3 | 2   # Resource.id
+
+
+_Resource = resource_pb2.Resource
+_parse_grant = grant_pb2.Grant.FromString
+_ID_HEADS = [bytes((_GRANT_ID_TAG, size)) for size in range(0x80)]  # the id field's tag and one-byte length
 
 
 class _EncodedField(NamedTuple):
