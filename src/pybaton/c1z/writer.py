@@ -237,6 +237,7 @@ class SyncWriter:
             for spec in _BULK_DROPPED:
                 self._conn.execute(f"drop index if exists {spec[0]}")
         self._bulk = True
+        self._grant_loader()  # started now, it is ready by the first batch
 
     def end_bulk_grants(self) -> None:
         """Keep the last row per grant id of this run, then rebuild Go's grant indexes."""
@@ -309,16 +310,20 @@ class SyncWriter:
                                   e.SerializeToString(), sid, now) for e in items))
 
     def put_grants(self, items: Iterable[grant_pb2.Grant]) -> None:
-        if self._bulk and not self._depth and not self._c1z.durable and loader.available():
-            # A throw-away file's bulk load: rows are made and inserted on a second core (see loader).
-            if self._loader is None:
-                self._loader = loader.GrantLoader(self._c1z.db_path, self._c1z.path)
-                if not self._hooked:
-                    self._c1z.before_save(self._finish_loader, self._abort_loader)
-                    self._hooked = True
-            self._loader.submit(self.sync_id, syncs.now_text(), [g.SerializeToString() for g in items])
+        helper = self._grant_loader() if not self._depth else None
+        if helper is not None:
+            helper.submit(self.sync_id, syncs.now_text(), [g.SerializeToString() for g in items])
             return
         self.put_grant_rows(self.grant_rows(items))
+
+    def _grant_loader(self) -> loader.GrantLoader | None:
+        """The helper that inserts a throw-away file's bulk load on a second core (see loader), if any."""
+        if self._loader is None and self._bulk and not self._c1z.durable and loader.available():
+            self._loader = loader.GrantLoader(self._c1z.db_path, self._c1z.path)
+            if not self._hooked:
+                self._c1z.before_save(self._finish_loader, self._abort_loader)
+                self._hooked = True
+        return self._loader
 
     def _finish_loader(self) -> None:
         pending, self._loader = self._loader, None
