@@ -131,7 +131,7 @@ def serve(db_path: str, src: IO[bytes], out: IO[bytes]) -> int:
     conn.execute("pragma trusted_schema = off")
     conn.execute("pragma journal_mode = truncate")
     conn.execute("pragma synchronous = off")
-    conn.execute("pragma cache_size = -32768")
+    conn.execute("pragma cache_size = -16384")  # appending needs little; memory is the caller's budget too
     columns = writer.GrantColumns()
     while (head := _read_exactly(src, _FRAME.size)) is not None:
         payload = _read_exactly(src, _FRAME.unpack(head)[0])
