@@ -67,6 +67,7 @@ def resource_key(resource_type: str, resource_id: str) -> str:
     return f"{resource_type}:{resource_id}"
 
 
+_serialize_grant = grant_pb2.Grant.SerializeToString
 GrantIds = tuple[str, str, str, str, str, str]
 """A grant row's id columns: the entitlement's resource type and id, the entitlement id, the
 principal's type and id, and the grant id."""
@@ -312,7 +313,7 @@ class SyncWriter:
     def put_grants(self, items: Iterable[grant_pb2.Grant]) -> None:
         helper = self._grant_loader() if not self._depth else None
         if helper is not None:
-            helper.submit(self.sync_id, syncs.now_text(), [g.SerializeToString() for g in items])
+            helper.submit(self.sync_id, syncs.now_text(), list(map(_serialize_grant, items)))
             return
         self.put_grant_rows(self.grant_rows(items))
 
