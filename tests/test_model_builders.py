@@ -26,7 +26,7 @@ def test_grant_equals_the_field_by_field_message(rtype: str, rid: str, slug: str
                                                  baton: bool, expandable: list[str]) -> None:
     # The entitlement field is cached by entitlement id (an id names one entitlement, as in Baton);
     # examples here reuse ids with other resources, so each starts with an empty cache.
-    builders._SLIM_CACHE.clear()
+    builders.clear_caches()
     resource = model.resource_id(rtype, rid)
     resource.baton_resource = baton
     ent = model.entitlement_ref(resource, slug)

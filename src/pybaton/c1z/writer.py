@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
-from pybaton.c1z import schema, syncs
+from pybaton.c1z import loader, schema, syncs
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
@@ -39,9 +40,12 @@ _GRANT_COLUMNS = (
     "resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id, "
     "external_id, expansion, needs_expansion, data, sync_id, discovered_at"
 )
-_INSERT_GRANT = f"insert into v1_grants ({_GRANT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_GRANT = f"insert into v1_grants ({_GRANT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _GRANT_INDEXES = tuple(spec for spec in schema.INDEXES if spec[1] == "v1_grants")
 _GRANT_UNIQUE = next(spec for spec in _GRANT_INDEXES if spec[3])
+# Partial indexes (on rows with expansion state, a few at most) cost next to nothing per insert, and
+# each would cost a full table scan to rebuild: they stay in place during a bulk load.
+_BULK_DROPPED = tuple(spec for spec in _GRANT_INDEXES if not spec[4])
 _UPSERT_GRANT = (
     "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
     "principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) "
@@ -63,25 +67,134 @@ def resource_key(resource_type: str, resource_id: str) -> str:
     return f"{resource_type}:{resource_id}"
 
 
-def grant_row(grant: grant_pb2.Grant, sync_id: str, now: str) -> GrantRow:
+_serialize_grant = grant_pb2.Grant.SerializeToString
+GrantIds = tuple[str, str, str, str, str, str]
+"""A grant row's id columns: the entitlement's resource type and id, the entitlement id, the
+principal's type and id, and the grant id."""
+
+# Protobuf tags (field number << 3 | wire type 2) of Grant's entitlement, principal and id fields.
+_ENTITLEMENT_TAG, _PRINCIPAL_TAG, _GRANT_ID_TAG = 1 << 3 | 2, 2 << 3 | 2, 3 << 3 | 2
+_LEARNED_LIMIT = 1 << 16
+
+
+class GrantColumns:
+    """Reads a grant's id columns from its wire bytes, learning each entitlement and principal field once.
+
+    Grants repeat fields: a group's thousand members share one entitlement field, a user's grants
+    one principal field. When a grant's bytes are exactly entitlement field, principal field, id
+    field (what model.grant builds, and most connectors' grants), its columns are two dict
+    lookups on those fields' bytes and one decode, several times cheaper than walking the nested
+    messages. The first grant with a new field is read from the message, which teaches the
+    field; a field's bytes determine its content, so what is learned is exact. Other grants
+    (annotations, sources, no id) are not read here (None).
+    """
+
+    def __init__(self) -> None:
+        self._entitlements: dict[bytes, tuple[str, str, str]] = {}
+        self._principals: dict[bytes, tuple[str, str]] = {}
+
+    def ids(self, data: bytes, grant: grant_pb2.Grant | None = None) -> GrantIds | None:
+        """The columns of the grant serialized as ``data`` (``grant``: that message, if at hand)."""
+        ends = _field_ends(data)
+        if ends is None:
+            return None
+        ent_end, principal_end, id_start = ends
+        ent = self._entitlements.get(data[:ent_end])
+        principal = self._principals.get(data[ent_end:principal_end])
+        if ent is None or principal is None:
+            msg = grant if grant is not None else grant_pb2.Grant.FromString(data)
+            rid, pid = msg.entitlement.resource.id, msg.principal.id
+            ent = self._learn(self._entitlements, data[:ent_end], (rid.resource_type, rid.resource, msg.entitlement.id))
+            principal = self._learn(self._principals, data[ent_end:principal_end], (pid.resource_type, pid.resource))
+        return (*ent, *principal, data[id_start:].decode())
+
+    @staticmethod
+    def _learn(table: dict[bytes, _T], field: bytes, value: _T) -> _T:
+        if len(table) >= _LEARNED_LIMIT:
+            table.clear()
+        table[field] = value
+        return value
+
+
+_T = TypeVar("_T")
+
+
+def _field_ends(data: bytes) -> tuple[int, int, int] | None:
+    """Where a grant's entitlement and principal fields end and its id starts, if those three fields
+    (in that order) are all it holds."""
+    try:
+        ent_end = data[1] + 2
+        principal_end = ent_end + 2 + data[ent_end + 1]
+        id_start = principal_end + 2
+        if (data[0] == _ENTITLEMENT_TAG and data[ent_end] == _PRINCIPAL_TAG and data[principal_end] == _GRANT_ID_TAG
+                and data[principal_end + 1] == len(data) - id_start and data[1] < 0x80 and data[ent_end + 1] < 0x80):
+            return ent_end, principal_end, id_start
+    except IndexError:
+        pass
+    # Some length needs more than one byte (or the grant is not those three fields): the general walk.
+    ent = _span(data, 0, _ENTITLEMENT_TAG)
+    principal = _span(data, ent[1], _PRINCIPAL_TAG) if ent else None
+    gid = _span(data, principal[1], _GRANT_ID_TAG) if principal else None
+    if ent is None or principal is None or gid is None or gid[1] != len(data):
+        return None
+    return ent[1], principal[1], gid[0]
+
+
+def _span(data: bytes, pos: int, tag: int) -> tuple[int, int] | None:
+    """Start and end of the payload of the length-delimited field ``tag`` at ``pos`` (None if not there)."""
+    if len(data) < pos + 2 or data[pos] != tag:
+        return None
+    size, shift, start = 0, 0, pos + 1
+    while True:
+        if start >= len(data) or shift > 28:
+            return None
+        byte = data[start]
+        start += 1
+        size |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    end = start + size
+    return (start, end) if end <= len(data) else None
+
+
+def grant_row(grant: grant_pb2.Grant, sync_id: str, now: str, columns: GrantColumns | None = None) -> GrantRow:
     """The row for ``grant``; a ``GrantExpandable`` annotation moves to the ``expansion`` column.
 
     Go's v0.25 writer does the same, so expansion state lives in one place and a
     Go-written file with pending expansion can be expanded by us and vice versa.
     """
+    data = grant.SerializeToString()
+    ids = columns.ids(data, grant) if columns is not None else None
+    if ids is not None:
+        return (*ids, None, 0, data, sync_id, now)
+    return _read_grant_row(grant, data, sync_id, now)
+
+
+def row_from_bytes(data: bytes, sync_id: str, now: str, columns: GrantColumns) -> GrantRow:
+    """:func:`grant_row` of the grant serialized as ``data``."""
+    ids = columns.ids(data)
+    if ids is not None:
+        return (*ids, None, 0, data, sync_id, now)
+    return _read_grant_row(grant_pb2.Grant.FromString(data), data, sync_id, now)
+
+
+def _read_grant_row(grant: grant_pb2.Grant, data: bytes, sync_id: str, now: str) -> GrantRow:
+    """:func:`grant_row` read field by field (``data``: the grant serialized)."""
     expansion: bytes | None = None
     if grant.annotations:
         for i, ann in enumerate(grant.annotations):
             if ann.type_url == _EXPANDABLE_URL:
                 expansion = ann.value
-                grant = grant_pb2.Grant.FromString(grant.SerializeToString())
+                grant = grant_pb2.Grant.FromString(data)
                 del grant.annotations[i]
+                data = grant.SerializeToString()
                 break
     ent = grant.entitlement
     rid = ent.resource.id
     pid = grant.principal.id
     return (rid.resource_type, rid.resource, ent.id, pid.resource_type, pid.resource, grant.id,
-            expansion, 1 if expansion is not None else 0, grant.SerializeToString(), sync_id, now)
+            expansion, 1 if expansion is not None else 0, data, sync_id, now)
 
 
 class SyncWriter:
@@ -95,6 +208,9 @@ class SyncWriter:
         self.sync_id = sync_id
         self._depth = 0
         self._bulk = not self._has_index(_GRANT_UNIQUE[0])
+        self._columns = GrantColumns()
+        self._loader: loader.GrantLoader | None = None
+        self._hooked = False
 
     def _has_index(self, name: str) -> bool:
         row = self._conn.execute("select 1 from sqlite_master where type = 'index' and name = ?", (name,)).fetchone()
@@ -119,14 +235,16 @@ class SyncWriter:
         if self._bulk:
             return
         with self.transaction():
-            for spec in _GRANT_INDEXES:
+            for spec in _BULK_DROPPED:
                 self._conn.execute(f"drop index if exists {spec[0]}")
         self._bulk = True
+        self._grant_loader()  # started now, it is ready by the first batch
 
     def end_bulk_grants(self) -> None:
         """Keep the last row per grant id of this run, then rebuild Go's grant indexes."""
         if not self._bulk:
             return
+        self._finish_loader()
         with self.transaction():
             try:
                 self._conn.execute(schema.index_sql(*_GRANT_UNIQUE))
@@ -150,6 +268,8 @@ class SyncWriter:
             finally:
                 self._depth -= 1
             return
+        if self._loader is not None:  # its batches come first, as if they had been written here
+            self._loader.drain()
         with sqlite_errors(self._c1z.path):
             self._conn.execute("begin")
             self._depth = 1
@@ -191,17 +311,47 @@ class SyncWriter:
                                   e.SerializeToString(), sid, now) for e in items))
 
     def put_grants(self, items: Iterable[grant_pb2.Grant]) -> None:
+        helper = self._grant_loader() if not self._depth else None
+        if helper is not None:
+            helper.submit(self.sync_id, syncs.now_text(), list(map(_serialize_grant, items)))
+            return
         self.put_grant_rows(self.grant_rows(items))
+
+    def _grant_loader(self) -> loader.GrantLoader | None:
+        """The helper that inserts a throw-away file's bulk load on a second core (see loader), if any."""
+        if self._loader is None and self._bulk and not self._c1z.durable and loader.available():
+            self._loader = loader.GrantLoader(self._c1z.db_path, self._c1z.path)
+            if not self._hooked:
+                self._c1z.before_save(self._finish_loader, self._abort_loader)
+                self._hooked = True
+        return self._loader
+
+    def _finish_loader(self) -> None:
+        pending, self._loader = self._loader, None
+        if pending is not None:
+            pending.finish()
+
+    def _abort_loader(self) -> None:
+        pending, self._loader = self._loader, None
+        if pending is not None:
+            pending.abort()
 
     def grant_rows(self, items: Iterable[grant_pb2.Grant]) -> list[GrantRow]:
         """The rows :meth:`put_grant_rows` takes (build them on one thread, insert on another)."""
         now = syncs.now_text()
         sid = self.sync_id
-        return [grant_row(g, sid, now) for g in items]
+        ids_of = self._columns.ids
+        rows: list[GrantRow] = []
+        append = rows.append
+        for g in items:  # grant_row, inlined
+            data = g.SerializeToString()
+            ids = ids_of(data, g)
+            append((*ids, None, 0, data, sid, now) if ids is not None else _read_grant_row(g, data, sid, now))
+        return rows
 
     def put_grant_rows(self, rows: Iterable[GrantRow]) -> None:
         """Write pre-built rows (the expansion engine builds them without re-parsing)."""
-        self._many(_INSERT_GRANT if self._bulk else _UPSERT_GRANT, rows)
+        self._many(INSERT_GRANT if self._bulk else _UPSERT_GRANT, rows)
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         sid = self.sync_id

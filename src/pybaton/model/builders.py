@@ -7,7 +7,7 @@ connector builds is exactly what is stored and what Go reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from google.protobuf import struct_pb2
 from google.protobuf.message import Message
@@ -177,15 +177,17 @@ def grant(ent: entitlement_pb2.Entitlement, principal: ResourceRef, *,
     The grant embeds only the ids of the entitlement and principal, as Go's
     connectors store them; readers join the full objects.
     """
-    pid = _rid(principal)
-    # Parsed from bytes put together from pre-encoded fields: the entitlement's field is encoded once
-    # per entitlement (thousands of grants share it), and one parse costs less than building the
-    # nested messages field by field. The message is the same as Grant(entitlement=slim,
-    # principal=Resource(id=pid), id=...) (property-tested).
-    g = grant_pb2.Grant.FromString(
-        _slim_entitlement_field(ent)
-        + _length_delimited(_PRINCIPAL_TAG, _length_delimited(_RESOURCE_ID_TAG, pid.SerializeToString()))
-        + _length_delimited(_GRANT_ID_TAG, grant_id(ent.id, pid.resource_type, pid.resource).encode()))
+    pid = principal.id if isinstance(principal, _Resource) else principal
+    head = _ENTITLEMENT_FIELDS.get(ent.id) or _entitlement_field(ent)
+    tail = _PRINCIPAL_FIELDS.get((pid.resource_type, pid.resource, pid.baton_resource)) or _principal_field(pid)
+    gid = head[1] + tail[1]
+    size = len(gid)
+    # Parsed from bytes put together from pre-encoded fields: the entitlement's and the principal's
+    # fields are encoded once (thousands of grants share each), and one parse costs less than
+    # building the nested messages field by field. The message is the same as
+    # Grant(entitlement=slim, principal=Resource(id=pid), id=...) (property-tested).
+    g = _parse_grant(b"".join((head[0], tail[0], _ID_HEADS[size] if size < 0x80 else _field_head(_GRANT_ID_TAG, size),
+                               gid)))
     if expandable:
         g.annotations.append(ann.pack(annotation_grant_pb2.GrantExpandable(
             entitlement_ids=list(expandable), shallow=shallow, resource_type_ids=list(expand_resource_types))))
@@ -200,32 +202,67 @@ _PRINCIPAL_TAG = 2 << 3 | 2     # Grant.principal
 _GRANT_ID_TAG = 3 << 3 | 2      # Grant.id
 _RESOURCE_ID_TAG = 1 << 3 | 2   # Resource.id
 
-_SLIM_CACHE: dict[str, bytes] = {}
+
+_Resource = resource_pb2.Resource
+_parse_grant = grant_pb2.Grant.FromString
+_ID_HEADS = [bytes((_GRANT_ID_TAG, size)) for size in range(0x80)]  # the id field's tag and one-byte length
 
 
-def _length_delimited(tag: int, payload: bytes) -> bytes:
+class _EncodedField(NamedTuple):
+    """One pre-encoded field of a grant, and its part of the grant id, encoded: the entitlement id
+    for the entitlement field, ``:type:id`` for the principal's."""
+
+    field: bytes
+    id_part: bytes
+
+
+# Entitlement fields by entitlement id (an id names one entitlement, as in Baton), principal fields
+# by principal id; bounded, cleared when full.
+_ENTITLEMENT_FIELDS: dict[str, _EncodedField] = {}
+_PRINCIPAL_FIELDS: dict[tuple[str, str, bool], _EncodedField] = {}
+_CACHE_LIMIT = 1 << 16
+
+
+def clear_caches() -> None:
+    """Forget every pre-encoded field (tests that reuse ids with other resources start here)."""
+    _ENTITLEMENT_FIELDS.clear()
+    _PRINCIPAL_FIELDS.clear()
+
+
+def _field(tag: int, payload: bytes) -> bytes:
     """One length-delimited field in protobuf's wire format: tag, varint length, payload."""
-    size = len(payload)
-    if size < 0x80:
-        return bytes((tag, size)) + payload
+    return _field_head(tag, len(payload)) + payload
+
+
+def _field_head(tag: int, size: int) -> bytes:
+    """The tag and varint length that start a length-delimited field of ``size`` bytes."""
     head = bytearray((tag,))
     while size >= 0x80:
         head.append(size & 0x7F | 0x80)
         size >>= 7
     head.append(size)
-    return bytes(head) + payload
+    return bytes(head)
 
 
-def _slim_entitlement_field(ent: entitlement_pb2.Entitlement) -> bytes:
-    """The encoded ``Grant.entitlement`` field: id + resource id (cached; grants repeat it)."""
-    field = _SLIM_CACHE.get(ent.id)
-    if field is None:
-        if len(_SLIM_CACHE) >= 4096:
-            _SLIM_CACHE.clear()
-        slim = entitlement_pb2.Entitlement(id=ent.id, resource=resource_pb2.Resource(id=ent.resource.id))
-        field = _length_delimited(_ENTITLEMENT_TAG, slim.SerializeToString())
-        _SLIM_CACHE[ent.id] = field
-    return field
+def _entitlement_field(ent: entitlement_pb2.Entitlement) -> _EncodedField:
+    """The encoded ``Grant.entitlement`` field: the entitlement's id and its resource's id."""
+    if len(_ENTITLEMENT_FIELDS) >= _CACHE_LIMIT:
+        _ENTITLEMENT_FIELDS.clear()
+    slim = entitlement_pb2.Entitlement(id=ent.id, resource=resource_pb2.Resource(id=ent.resource.id))
+    entry = _EncodedField(_field(_ENTITLEMENT_TAG, slim.SerializeToString()), ent.id.encode())
+    _ENTITLEMENT_FIELDS[ent.id] = entry
+    return entry
+
+
+def _principal_field(pid: resource_pb2.ResourceId) -> _EncodedField:
+    """The encoded ``Grant.principal`` field, ``Resource(id=pid)``."""
+    if len(_PRINCIPAL_FIELDS) >= _CACHE_LIMIT:
+        _PRINCIPAL_FIELDS.clear()
+    # The principal's part of the grant id: the id rule with an empty entitlement id.
+    entry = _EncodedField(_field(_PRINCIPAL_TAG, _field(_RESOURCE_ID_TAG, pid.SerializeToString())),
+                          grant_id("", pid.resource_type, pid.resource).encode())
+    _PRINCIPAL_FIELDS[(pid.resource_type, pid.resource, pid.baton_resource)] = entry
+    return entry
 
 
 def principal_trait(res: resource_pb2.Resource) -> str:
