@@ -238,6 +238,12 @@ class _Run:
 
     def _write(self, graph: EntitlementGraph, layout: Plan, holders: Holders, out: DerivedWriter,
                prior: PriorDerived) -> None:
+        bulk = store.rollback_journal(self.conn) if self.stats.bulk else contextlib.nullcontext()
+        with bulk:
+            self._write_all(graph, layout, holders, out, prior)
+
+    def _write_all(self, graph: EntitlementGraph, layout: Plan, holders: Holders, out: DerivedWriter,
+                   prior: PriorDerived) -> None:
         if self.stats.bulk:
             with self._step("dropping bulk indexes"):
                 store.drop_bulk_indexes(self.writer, self.conn)

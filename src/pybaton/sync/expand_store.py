@@ -17,10 +17,11 @@ numbers. No Python object is created per grant. The bytes are the ones
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -383,6 +384,36 @@ def merged_rows(conn: sqlite3.Connection, dest: Destination, principal: tuple[st
             rows.append((dest.resource_type, dest.resource_id, dest.entitlement_id, principal[0], principal[1], gid,
                          expansion, needs, updated, sync_id, now))
     return rows
+
+
+# Worker threads SQLite's sorter may use while building an index (the sort is most of that work).
+SORTER_THREADS = 2
+
+
+@contextlib.contextmanager
+def rollback_journal(conn: sqlite3.Connection) -> Iterator[None]:
+    """Write through a rollback journal instead of the WAL for a bulk step, then go back to the WAL.
+
+    Why: in WAL mode every page a bulk step writes is written twice (into the
+    WAL, then copied into the database by the checkpoint); with a rollback
+    journal, pages appended past the database's end at a transaction's start
+    (most of a bulk load: new table rows, index pages) are written once and not
+    journaled. Measured on a derived-grant fan-out: about 40% less CPU per row
+    (most of it system time). Commits stay atomic (a killed run leaves a hot
+    journal that SQLite rolls back on the next open), so resuming is unchanged.
+    Leaving WAL mode needs the only connection to the file: when another one is
+    open, SQLite keeps the WAL and this changes nothing. Also lets SQLite's
+    sorter use worker threads for index builds.
+    """
+    before = str(conn.execute("pragma journal_mode").fetchone()[0]).lower()
+    switched = before == "wal" and str(conn.execute("pragma journal_mode = delete").fetchone()[0]).lower() != "wal"
+    conn.execute(f"pragma threads = {SORTER_THREADS}")
+    try:
+        yield
+    finally:
+        conn.execute("pragma threads = 0")
+        if switched:
+            conn.execute("pragma journal_mode = wal")
 
 
 def drop_bulk_indexes(writer: SyncWriter, conn: sqlite3.Connection) -> None:
