@@ -25,7 +25,9 @@ one not yet expanded; SQLite assembles the derived grants itself from
 precomputed pieces (:mod:`pybaton.sync.expand_store`), entitlement by
 entitlement in principal order, which keeps its index inserts nearly
 sequential; and a big expansion drops the one index that takes random inserts
-(by principal) and rebuilds it with one sort at the end.
+(by principal) and rebuilds it with one sort at the end, writing through a
+rollback journal rather than the WAL meanwhile, so that each new page is
+written once (:func:`pybaton.sync.expand_store.rollback_journal`).
 
 Resume: the run is deterministic for a given file, so the checkpoint only
 records how many destination entitlements (and chunks of the current one) are
