@@ -16,6 +16,7 @@ from pybaton.connector import PageToken, load_config
 from pybaton.connectors import builtin_connectors
 from pybaton.connectors.grants import GrantTemplate
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector, ScaleModel
+from pybaton.connectors.scale.connector import build_user
 from pybaton.errors import ConfigError
 
 
@@ -135,6 +136,15 @@ def test_grant_template_equals_the_builder() -> None:
     for uid in ("u0", "u123456"):
         slow = model.grant(ent, model.resource_id("user", uid))
         assert fast(uid).SerializeToString(deterministic=True) == slow.SerializeToString(deterministic=True)
+
+
+def test_user_template_equals_the_builder() -> None:
+    """Users come from a serialized template: the same message, field for field, as the general builders."""
+    users = ScaleConnector(ScaleConfig(users=200_000, groups=1, grants=0)).syncers()[0]
+    for index in (0, 1, 9, 10, 127, 128, 12345, 199_999):
+        fast, slow = users.build(index), build_user(index)
+        assert fast == slow
+        assert fast.SerializeToString(deterministic=True) == slow.SerializeToString(deterministic=True)
 
 
 def test_memory_stays_flat_while_exhausting_grants() -> None:

@@ -36,7 +36,7 @@ from pybaton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,
     resource_pb2,
 )
-from pybaton.sync import integrity
+from pybaton.sync import expand_store, integrity
 from pybaton.sync.options import SyncOptions
 from pybaton.sync.progress import LogProgress, Progress
 from pybaton.sync.retry import call_with_retry
@@ -327,7 +327,9 @@ class SyncEngine:
         self._scan("grants", self._grant_pages)
         self._flush(force=True)
         self.progress.phase("indexing grants")
-        self.writer.end_bulk_grants()
+        self._close_reads()  # the index build writes through a rollback journal only when it is alone
+        with expand_store.rollback_journal(self.c1z.conn):
+            self.writer.end_bulk_grants()
 
     def _check_integrity(self) -> list[integrity.Violation]:
         """Check what the connector reported, once: before expansion when the run gets there.
@@ -344,6 +346,7 @@ class SyncEngine:
 
     def _expansion(self) -> None:
         self._check_integrity()
+        self._close_reads()  # lets expansion leave WAL mode for its bulk writes (see expand_store.rollback_journal)
         from pybaton.sync import expand  # type: ignore[attr-defined,unused-ignore]
 
         self.progress.phase("expansion")
@@ -509,9 +512,12 @@ class SyncEngine:
             if self._committer is not None:
                 self._committer.close()
         finally:
-            if self._scan_conn is not None:
-                self._scan_conn.close()
-                self._scan_conn = None
+            self._close_reads()
+
+    def _close_reads(self) -> None:
+        if self._scan_conn is not None:
+            self._scan_conn.close()
+            self._scan_conn = None
 
     def _reads(self) -> sqlite3.Connection:
         """A second connection for reading committed rows while the committer writes."""

@@ -25,7 +25,9 @@ one not yet expanded; SQLite assembles the derived grants itself from
 precomputed pieces (:mod:`pybaton.sync.expand_store`), entitlement by
 entitlement in principal order, which keeps its index inserts nearly
 sequential; and a big expansion drops the one index that takes random inserts
-(by principal) and rebuilds it with one sort at the end.
+(by principal) and rebuilds it with one sort at the end, writing through a
+rollback journal rather than the WAL meanwhile, so that each new page is
+written once (:func:`pybaton.sync.expand_store.rollback_journal`).
 
 Resume: the run is deterministic for a given file, so the checkpoint only
 records how many destination entitlements (and chunks of the current one) are
@@ -238,6 +240,12 @@ class _Run:
 
     def _write(self, graph: EntitlementGraph, layout: Plan, holders: Holders, out: DerivedWriter,
                prior: PriorDerived) -> None:
+        bulk = store.rollback_journal(self.conn) if self.stats.bulk else contextlib.nullcontext()
+        with bulk:
+            self._write_all(graph, layout, holders, out, prior)
+
+    def _write_all(self, graph: EntitlementGraph, layout: Plan, holders: Holders, out: DerivedWriter,
+                   prior: PriorDerived) -> None:
         if self.stats.bulk:
             with self._step("dropping bulk indexes"):
                 store.drop_bulk_indexes(self.writer, self.conn)
