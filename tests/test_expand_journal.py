@@ -129,6 +129,7 @@ def _listing(path: Path, world: World, monkeypatch: pytest.MonkeyPatch, *, bulk:
             patch.setattr(expand_mod, "BULK_MIN_ROWS", 0)
         c1z, writer = write_world(path, world)
         with c1z:
+            before = _mode(c1z.conn)
             stats = expand_sync(c1z, writer, {}, checkpoint=lambda: None)
             assert stats.bulk == bulk
             rows = c1z.conn.execute(
@@ -137,7 +138,7 @@ def _listing(path: Path, world: World, monkeypatch: pytest.MonkeyPatch, *, bulk:
                 "order by id").fetchall()
             indexes = sorted(r[0] for r in c1z.conn.execute(
                 "select sql from sqlite_master where type = 'index' and tbl_name = 'v1_grants'"))
-            assert _mode(c1z.conn) == "wal"
+            assert _mode(c1z.conn) == before  # a WAL file goes back to the WAL; a throw-away copy keeps its journal
     return rows, indexes, modes
 
 
@@ -153,4 +154,5 @@ def test_bulk_expansion_through_the_rollback_journal_stores_the_same_rows(tmp_pa
     assert len(plain) > len(world.direct())  # the graph derived something
     assert bulk == plain
     assert bulk_indexes == plain_indexes
-    assert (plain_modes, bulk_modes) == (set(), {"delete"})
+    assert plain_modes == set()
+    assert bulk_modes and "wal" not in bulk_modes  # the bulk write ran through a rollback journal
