@@ -27,7 +27,7 @@ from incremental_support import differences, listing, run_types
 from pybaton.c1z import C1ZFile
 from pybaton.connectors.demo import DemoConfig, DemoConnector
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector
-from pybaton.sync import SyncOptions, sync
+from pybaton.sync import SyncOptions, expand_incremental, sync
 from pybaton.sync import incremental as inc
 from pybaton.sync.incremental import saved_cursors
 
@@ -242,16 +242,18 @@ def test_random_changes_incremental_equals_fresh_full(seeded: tuple[Path, Path],
 # -- kill -9 --------------------------------------------------------------------------------------
 
 KILL_POINTS = {
-    "after the upserts": ("IncrementalSync", "_write_upserts"),
-    "during compaction": ("", "_compact"),
-    "after expansion, before the runs finish": ("IncrementalSync", "_finish"),
+    "after the upserts": (inc, "IncrementalSync", "_write_upserts"),
+    "during compaction": (inc, "", "compact"),
+    # Inside the incremental expansion's transaction, after one destination's derived grants are written.
+    "during incremental expansion": (expand_incremental, "_Expansion", "_destination"),
+    "after expansion, before the runs finish": (inc, "IncrementalSync", "_finish"),
 }
 
 
 def _child(data_dir: Path, path: Path, point: str, reached: Any) -> None:
     """Run an incremental sync that freezes at ``point`` (after doing that step's work) to be killed."""
-    owner, name = KILL_POINTS[point]
-    target: Any = getattr(inc, owner) if owner else inc
+    module, owner, name = KILL_POINTS[point]
+    target: Any = getattr(module, owner) if owner else module
     original = getattr(target, name)
 
     def frozen(*args: Any, **kwargs: Any) -> Any:

@@ -38,6 +38,7 @@ from pybaton.connector.capabilities import ChangeLister, Changes
 from pybaton.errors import CursorExpiredError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from pybaton.sync.engine import SyncEngine, SyncResult, _transaction
+from pybaton.sync.expand_incremental import Runs, expand_changes
 from pybaton.sync.retry import call_with_retry
 from pybaton.sync.state import SyncState
 
@@ -214,14 +215,15 @@ class IncrementalSync(SyncEngine):
             _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net, relisted)
         self.progress.phase("compaction")
         self.writer = SyncWriter(self.c1z, compacted.sync_id)
+        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id)
+        expanding = self.options.expand and not (self.options.skip_grants
+                                                 or self.options.skip_entitlements_and_grants)
         with self.writer.transaction():
-            _compact(conn, base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id)
+            compact(conn, runs, expanded=expanding)
         violations = self._check_integrity()
-        if self.options.expand and not (self.options.skip_grants or self.options.skip_entitlements_and_grants):
-            from pybaton.sync import expand  # type: ignore[attr-defined,unused-ignore]
-
-            expand.expand_sync(self.c1z, self.writer, {}, max_depth=self.options.expansion_max_depth,
-                               checkpoint=lambda: None, progress=self.progress)
+        if expanding:
+            self.progress.phase("grant expansion")
+            expand_changes(conn, self.writer, runs, max_depth=self.options.expansion_max_depth)
         self.progress.close()
         stats = self._finish((upserts, deletions), compacted, cursors)
         self._cleanup_old_syncs()
@@ -359,27 +361,34 @@ def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletion
                args=(deletions, upserts, _IMMUTABLE_MARK))
 
 
-def _compact(conn: sqlite3.Connection, base: str, upserts: str, deletions: str, compacted: str) -> None:
-    """``base`` as its connector gave it, minus ``deletions``, plus ``upserts``, into run ``compacted``."""
+def compact(conn: sqlite3.Connection, runs: Runs, *, expanded: bool) -> None:
+    """The previous full run minus ``partial_deletions`` plus ``partial_upserts``, into the compacted run.
+
+    Every row is copied inside SQLite (``insert ... select``): no row becomes a Python object. With
+    ``expanded`` the grants keep their expansion (derived grants, merged sources) for
+    :func:`~pybaton.sync.expand_incremental.expand_changes` to bring up to date where the changes reach;
+    without it they are put back as the connector gave them (nothing will expand them).
+    """
     for table in _COPIED_TABLES:
         gone = f"external_id not in (select external_id from {table} where sync_id in (?, ?))"
-        if table == "v1_grants":
+        if table == "v1_grants" and not expanded:
             destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
                            "and expansion is not null)"
             # Grants on entitlements expansion writes to are put back as the connector gave them.
-            _copy_rows(conn, table, base, compacted, f"{gone} and {destinations} and {_NOT_DERIVED}",
+            _copy_rows(conn, table, runs.base, runs.compacted, f"{gone} and {destinations} and {_NOT_DERIVED}",
                        data="pybaton_connector_form(data, entitlement_id)",
-                       args=(deletions, upserts, base, _IMMUTABLE_MARK))
-            _copy_rows(conn, table, base, compacted, f"{gone} and not {destinations}",
-                       args=(deletions, upserts, base))
+                       args=(runs.deletions, runs.upserts, runs.base, _IMMUTABLE_MARK))
+            _copy_rows(conn, table, runs.base, runs.compacted, f"{gone} and not {destinations}",
+                       args=(runs.deletions, runs.upserts, runs.base))
         else:
-            _copy_rows(conn, table, base, compacted, gone, args=(deletions, upserts))
-        _copy_rows(conn, table, upserts, compacted)
+            _copy_rows(conn, table, runs.base, runs.compacted, gone, args=(runs.deletions, runs.upserts))
+        _copy_rows(conn, table, runs.upserts, runs.compacted)
 
 
 __all__ = [
     "WORK_TOKEN",
     "IncrementalSync",
+    "compact",
     "NetChanges",
     "connector_form",
     "grant_is_derived",
