@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from incremental_support import assert_same_as_full as same_as_full
-from incremental_support import differences, listing, run_types
+from incremental_support import NestedWorld, WorldConnector, differences, listing, run_types, sync_once
 
 from pybaton.c1z import C1ZFile
 from pybaton.connectors.demo import DemoConfig, DemoConnector
@@ -301,3 +301,82 @@ def test_cli_incremental_flag(world: tuple[DemoSystem, Path], cli: Any) -> None:
     warnings = [line for line in second.err.splitlines() if "incremental sync" in line]
     assert len(warnings) == 1 and "no previous full sync in the file; doing a full sync" in warnings[0]
     assert second.out.startswith("sync of demo finished")
+
+
+# -- incremental grant expansion: nested groups, cycles, shallow and type-filtered edges ----------------
+
+
+def _pick(world: NestedWorld, rtype: str, n: int) -> str:
+    ids = world.ids(rtype)
+    return ids[n % len(ids)] if ids else f"{rtype[0]}{n % 9}"
+
+
+def _principal(world: NestedWorld, n: int) -> tuple[str, str]:
+    rtype = ("user", "svc", "group")[n % 3]
+    return rtype, _pick(world, rtype, n // 3)
+
+
+WORLD_OPERATIONS: dict[str, Callable[[NestedWorld, int], None]] = {
+    "add user": lambda w, n: w.add("user", f"u{n % 12}"),
+    "add svc": lambda w, n: w.add("svc", f"s{n % 5}"),
+    "add group": lambda w, n: w.add("group", f"g{n % 9}"),
+    "delete principal": lambda w, n: w.delete(*_principal(w, n)),
+    "rename": lambda w, n: w.rename(*_principal(w, n)),
+    "join": lambda w, n: w.join(_pick(w, "group", n), _principal(w, n // 9)),
+    "leave": lambda w, n: w.leave(*sorted(w.members)[n % len(w.members)]) if w.members else None,
+    "nest": lambda w, n: w.nest(_pick(w, "group", n), _pick(w, "group", n // 9), False, ()),
+    "nest shallow": lambda w, n: w.nest(_pick(w, "group", n), _pick(w, "group", n // 9), True, ()),
+    "nest users only": lambda w, n: w.nest(_pick(w, "group", n), _pick(w, "group", n // 9), False, ("user",)),
+    "unnest": lambda w, n: w.unnest(*sorted(w.edges)[n % len(w.edges)]) if w.edges else None,
+}
+
+
+def _seed_world() -> NestedWorld:
+    """A chain g0 <- g1 <- g2 <- g3 with a cycle g3 -> g1, members on each level, and an unrelated group."""
+    world = NestedWorld()
+    for i in range(8):
+        world.add("user", f"u{i}")
+    world.add("svc", "s0")
+    for g in range(5):
+        world.add("group", f"g{g}")
+    for g in range(5):
+        world.join(f"g{g}", ("user", f"u{g}"))
+        world.join(f"g{g}", ("user", f"u{g + 3}"))
+    world.join("g2", ("svc", "s0"))
+    for child, parent in (("g1", "g0"), ("g2", "g1"), ("g3", "g2"), ("g1", "g3")):
+        world.nest(child, parent, False, ())
+    return world
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(sorted(WORLD_OPERATIONS)), st.integers(0, 10_000)),
+                         min_size=1, max_size=4), min_size=1, max_size=4))
+def test_random_nesting_changes_expand_incrementally_as_a_full_sync(tmp_path: Path,
+                                                                   steps: list[list[tuple[str, int]]]) -> None:
+    world = _seed_world()
+    where = tmp_path / "nested"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir()
+    path = where / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    for step in steps:
+        for name, n in step:
+            WORLD_OPERATIONS[name](world, n)
+        sync_once(lambda: WorldConnector(world), path, incremental=True)
+        assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
+        same_as_full(lambda: WorldConnector(world), path, where)
+
+
+def test_a_removed_nested_membership_removes_only_what_depended_on_it(tmp_path: Path) -> None:
+    """u2 reaches g0 through g2 -> g1 -> g0; removing it from g2 takes exactly its derived grants away."""
+    world = _seed_world()
+    path = tmp_path / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    before = {gid for gid, _ in listing(path)["v1_grants"]}
+    world.leave("g2", ("user", "u2"))
+    sync_once(lambda: WorldConnector(world), path, incremental=True)
+    after = {gid for gid, _ in listing(path)["v1_grants"]}
+    # g2 feeds g1, g1 feeds g0 and g3, g3 feeds g1 (the cycle): u2 held all four member entitlements.
+    assert before - after == {f"group:g{g}:member:user:u2" for g in range(4)}
+    assert after - before == set()
+    same_as_full(lambda: WorldConnector(world), path, tmp_path)

@@ -8,8 +8,9 @@ changes can affect and re-expands only those:
 - *changed*: the entitlement of every grant the ``partial_upserts`` or
   ``partial_deletions`` run holds, every entitlement those runs hold (a derived
   grant embeds its entitlement whole), the destinations of edges that differ
-  between the old and the new graph, and the entitlements on which an upserted
-  resource holds grants (a derived grant embeds its principal's parent);
+  between the old and the new graph, and the entitlements on which a resource
+  that moved to another parent holds grants (a derived grant embeds its
+  principal's parent);
 - *affected*: the changed entitlements and everything downstream of them in the
   old graph or the new one (holders flow down edges, so nothing else can move).
 
@@ -87,7 +88,10 @@ def changed_entitlements(conn: sqlite3.Connection, runs: Runs, old: EntitlementG
     before, after = _named_edges(old), _named_edges(new)
     found.update(dst for (_, dst), _ in set(before.items()) ^ set(after.items()))
     found.update(row[0] for row in conn.execute(
-        "select distinct g.entitlement_id from v1_resources r join v1_grants g on g.sync_id = ? and "
+        "select distinct g.entitlement_id from v1_resources r join v1_resources o on o.sync_id = ? and "
+        "o.external_id = r.external_id and (coalesce(o.parent_resource_type_id, '') != "
+        "coalesce(r.parent_resource_type_id, '') or coalesce(o.parent_resource_id, '') != "
+        "coalesce(r.parent_resource_id, '')) join v1_grants g on g.sync_id = o.sync_id and "
         "g.principal_resource_type_id = r.resource_type_id and "
         "g.principal_resource_id = substr(r.external_id, length(r.resource_type_id) + 2) where r.sync_id = ?",
         (runs.base, runs.upserts)))
