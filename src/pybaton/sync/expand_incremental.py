@@ -68,6 +68,9 @@ class Runs:
     upserts: str
     deletions: str
     compacted: str
+    # Every grant row of the partial runs has a larger row id than this (they are written after ``base``):
+    # ``id > floor`` finds them by a range of the table's key instead of a scan of it.
+    floor: int = 0
 
 
 def _graph(conn: sqlite3.Connection, sync_id: str) -> EntitlementGraph:
@@ -78,23 +81,28 @@ def _named_edges(graph: EntitlementGraph) -> dict[tuple[str, str], EdgeSpec]:
     return {(graph.ids[s], graph.ids[d]): spec for (s, d), spec in graph.edges.items()}
 
 
+def _moved_principals(conn: sqlite3.Connection, runs: Runs) -> list[tuple[str, str]]:
+    """Upserted resources whose parent differs from the previous run's (their derived grants embed it)."""
+    return [(rtype, key[len(rtype) + 1:]) for rtype, key in conn.execute(
+        "select r.resource_type_id, r.external_id from v1_resources r cross join v1_resources o "
+        "on o.external_id = r.external_id and o.sync_id = ? where r.sync_id = ? and "
+        "(coalesce(o.parent_resource_type_id, '') != coalesce(r.parent_resource_type_id, '') or "
+        "coalesce(o.parent_resource_id, '') != coalesce(r.parent_resource_id, ''))", (runs.base, runs.upserts))]
+
+
 def changed_entitlements(conn: sqlite3.Connection, runs: Runs, old: EntitlementGraph,
                          new: EntitlementGraph) -> set[str]:
     """The entitlements whose own grants, own bytes or incoming edges the changes touch (see the module doc)."""
     found = {row[0] for row in conn.execute(
-        "select entitlement_id from v1_grants where sync_id in (?, ?) union "
+        "select entitlement_id from v1_grants where id > ? and sync_id in (?, ?) union "
         "select external_id from v1_entitlements where sync_id in (?, ?)",
-        (runs.upserts, runs.deletions, runs.upserts, runs.deletions))}
+        (runs.floor, runs.upserts, runs.deletions, runs.upserts, runs.deletions))}
     before, after = _named_edges(old), _named_edges(new)
     found.update(dst for (_, dst), _ in set(before.items()) ^ set(after.items()))
-    found.update(row[0] for row in conn.execute(
-        "select distinct g.entitlement_id from v1_resources r join v1_resources o on o.sync_id = ? and "
-        "o.external_id = r.external_id and (coalesce(o.parent_resource_type_id, '') != "
-        "coalesce(r.parent_resource_type_id, '') or coalesce(o.parent_resource_id, '') != "
-        "coalesce(r.parent_resource_id, '')) join v1_grants g on g.sync_id = o.sync_id and "
-        "g.principal_resource_type_id = r.resource_type_id and "
-        "g.principal_resource_id = substr(r.external_id, length(r.resource_type_id) + 2) where r.sync_id = ?",
-        (runs.base, runs.upserts)))
+    for ptype, pid in _moved_principals(conn, runs):
+        found.update(row[0] for row in conn.execute(
+            "select distinct entitlement_id from v1_grants where principal_resource_type_id = ? and "
+            "principal_resource_id = ? and sync_id = ?", (ptype, pid, runs.base)))
     return found
 
 
@@ -127,7 +135,8 @@ def reset_affected(conn: sqlite3.Connection, runs: Runs) -> None:
                  f"and {_IS_DERIVED}", (runs.compacted, _IMMUTABLE_MARK))
     conn.execute("update v1_grants set data = pybaton_connector_form(data, entitlement_id) where sync_id = ? and "
                  "entitlement_id in (select id from temp.inc_affected) and external_id not in "
-                 "(select external_id from v1_grants where sync_id = ?)", (runs.compacted, runs.upserts))
+                 "(select external_id from v1_grants where id > ? and sync_id = ?)",
+                 (runs.compacted, runs.floor, runs.upserts))
 
 
 class _FixedHolders(Holders):

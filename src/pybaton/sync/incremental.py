@@ -200,6 +200,7 @@ class IncrementalSync(SyncEngine):
     def _apply(self, base: syncs.SyncRun, net: NetChanges, cursors: dict[str, str], started: float) -> SyncResult:
         conn = self.c1z.conn
         _register_functions(conn)
+        floor = int(conn.execute("select coalesce(max(id), 0) from v1_grants").fetchone()[0])
         with _transaction(conn):
             upserts = syncs.start_run(conn, "partial_upserts", parent_sync_id=base.sync_id)
             deletions = syncs.start_run(conn, "partial_deletions", parent_sync_id=base.sync_id)
@@ -215,7 +216,7 @@ class IncrementalSync(SyncEngine):
             _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net, relisted)
         self.progress.phase("compaction")
         self.writer = SyncWriter(self.c1z, compacted.sync_id)
-        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id)
+        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id, floor)
         expanding = self.options.expand and not (self.options.skip_grants
                                                  or self.options.skip_entitlements_and_grants)
         with self.writer.transaction():
@@ -371,6 +372,9 @@ def compact(conn: sqlite3.Connection, runs: Runs, *, expanded: bool) -> None:
     """
     for table in _COPIED_TABLES:
         gone = f"external_id not in (select external_id from {table} where sync_id in (?, ?))"
+        if table == "v1_grants":  # the partial runs' rows by a range of row ids, not a scan of the table
+            gone = f"external_id not in (select external_id from {table} where id > {runs.floor:d} " \
+                   "and sync_id in (?, ?))"
         if table == "v1_grants" and not expanded:
             destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
                            "and expansion is not null)"
