@@ -8,8 +8,10 @@ as they were and the next run converges.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
+import re
 import os
 import shutil
 import signal
@@ -32,6 +34,7 @@ from pybaton.sync import incremental as inc
 from pybaton.sync.incremental import saved_cursors
 
 INCREMENTAL = SyncOptions(incremental=True)
+GO_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9}$")
 
 
 def demo(data_dir: Path) -> DemoConnector:
@@ -380,3 +383,52 @@ def test_a_removed_nested_membership_removes_only_what_depended_on_it(tmp_path: 
     assert before - after == {f"group:g{g}:member:user:u2" for g in range(4)}
     assert after - before == set()
     same_as_full(lambda: WorldConnector(world), path, tmp_path)
+
+
+# -- what Go reads: the sync-run rows of an incremental sync ------------------------------------------
+
+GO_V025_DEMO = Path(__file__).parent / "fixtures" / "demo-v0.25-sqlite.c1z"
+_RUN_COLUMNS = ("sync_type", "parent_sync_id", "linked_sync_id", "supports_diff", "grants_backfilled",
+                "ingest_invariant_generation", "ingest_invariant_coverage", "ingest_invariant_mode")
+
+
+def _run_rows(path: Path) -> list[dict[str, Any]]:
+    with C1ZFile.open(path) as c1z:
+        c1z.conn.row_factory = sqlite3.Row
+        return [dict(r) for r in c1z.conn.execute("select * from v1_sync_runs order by id")]
+
+
+def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path], cli: Any) -> None:
+    """The compacted run is a full run as Go's syncer ends one (compared with a Go-written file, column by
+    column); the diff pair is as baton-sdk v0.25's ``GenerateSyncDiff`` writes it (``insertSyncRunWithLink``:
+    parent = the base full run, ``linked_sync_id`` naming each other, ``grants_backfilled = 1``, no
+    ``supports_diff``, an empty token, then ``endSyncRun``); ``syncs`` lists all four with their types."""
+    system, path = world
+    system.add_member(3, nested=True)
+    run_sync(system.data_dir, path, INCREMENTAL)
+    base, upserts, deletions, compacted = _run_rows(path)
+    with C1ZFile.open(GO_V025_DEMO) as go:
+        go.conn.row_factory = sqlite3.Row
+        go_full = dict(go.conn.execute("select * from v1_sync_runs where ended_at is not null").fetchone())
+    for ours in (base, compacted):
+        assert list(ours) == list(go_full)
+        assert {c: ours[c] for c in _RUN_COLUMNS} == {c: go_full[c] for c in _RUN_COLUMNS}
+    for diff, kind, other in ((upserts, "partial_upserts", deletions), (deletions, "partial_deletions", upserts)):
+        assert (diff["sync_type"], diff["parent_sync_id"], diff["linked_sync_id"]) == (kind, base["sync_id"],
+                                                                                     other["sync_id"])
+        assert (diff["supports_diff"], diff["grants_backfilled"], diff["sync_token"]) == (0, 1, "")
+        assert (diff["ingest_invariant_generation"], diff["ingest_invariant_mode"]) == ("", "")
+        assert GO_TIME.match(diff["started_at"]) and GO_TIME.match(diff["ended_at"])
+    # Go reads the latest finished sync by ended_at: the compacted full run, not one of the diff runs.
+    assert compacted["ended_at"] > max(upserts["ended_at"], deletions["ended_at"])
+    listed = cli("-f", path, "-o", "json", "syncs")
+    assert listed.code == 0, listed.err
+    rows = json.loads(listed.out)["syncs"]
+    assert [(r["id"], r["syncType"], r.get("parentSyncId", "")) for r in rows] == [
+        (base["sync_id"], "full", ""), (upserts["sync_id"], "partial_upserts", base["sync_id"]),
+        (deletions["sync_id"], "partial_deletions", base["sync_id"]), (compacted["sync_id"], "full", "")]
+    # Each entry has the keys Go's `baton syncs -o json` gives a full run (its fixture), diff runs one more.
+    go_listed = json.loads((Path(__file__).parent / "fixtures" / "demo-two-syncs.syncs.json").read_text())
+    go_keys = set(go_listed["syncs"][0])
+    assert set(rows[0]) == set(rows[3]) == go_keys
+    assert set(rows[1]) == set(rows[2]) == go_keys - {"syncToken"} | {"parentSyncId"}

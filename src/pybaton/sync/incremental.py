@@ -37,6 +37,7 @@ from pybaton.c1z import SyncReader, SyncWriter, schema, syncs
 from pybaton.connector.capabilities import ChangeLister, Changes
 from pybaton.errors import CursorExpiredError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from pybaton.sync import integrity
 from pybaton.sync.engine import SyncEngine, SyncResult, _transaction
 from pybaton.sync.expand_incremental import Runs, expand_changes
 from pybaton.sync.retry import call_with_retry
@@ -205,6 +206,7 @@ class IncrementalSync(SyncEngine):
             upserts = syncs.start_run(conn, "partial_upserts", parent_sync_id=base.sync_id)
             deletions = syncs.start_run(conn, "partial_deletions", parent_sync_id=base.sync_id)
             compacted = syncs.start_run(conn, "full")
+            link_diff_pair(conn, upserts.sync_id, deletions.sync_id)
             for run in (upserts, deletions, compacted):
                 syncs.checkpoint(conn, run.sync_id, WORK_TOKEN)
         self.progress.phase("changes")
@@ -270,13 +272,27 @@ class IncrementalSync(SyncEngine):
                 cursors: dict[str, str]) -> dict[str, Any]:
         conn = self.c1z.conn
         stats = SyncReader(self.c1z, syncs.get_run(conn, compacted.sync_id)).stats()
+        conflicts = integrity.exclusion_group_conflicts(conn, compacted.sync_id)
+        for conflict in conflicts:
+            log.warning("integrity: %s", conflict)
         with _transaction(conn):
             for run in partials:
                 syncs.end_run(conn, run.sync_id, SyncReader(self.c1z, syncs.get_run(conn, run.sync_id)).stats())
                 syncs.checkpoint(conn, run.sync_id, "")
+            # Ended last, so that Go's "latest finished sync" (by ended_at) is the compacted run.
             syncs.end_run(conn, compacted.sync_id, stats)
             syncs.checkpoint(conn, compacted.sync_id, SyncState(phase="done", cursors=cursors).to_token())
+            if not conflicts:  # the same verification marker a full sync records
+                syncs.mark_ingest_verified(conn, compacted.sync_id)
         return stats
+
+
+def link_diff_pair(conn: sqlite3.Connection, upserts: str, deletions: str) -> None:
+    """Mark a diff pair as Go's ``GenerateSyncDiff`` writes it: each run's ``linked_sync_id`` names the other,
+    and neither claims ``supports_diff`` (Go sets that marker only on runs its grant expansion ran on)."""
+    for sync_id, other in ((upserts, deletions), (deletions, upserts)):
+        conn.execute("update v1_sync_runs set linked_sync_id = ?, supports_diff = 0 where sync_id = ?",
+                     (other, sync_id))
 
 
 # -- SQL over the runs --------------------------------------------------------------------------------
@@ -393,6 +409,7 @@ __all__ = [
     "WORK_TOKEN",
     "IncrementalSync",
     "compact",
+    "link_diff_pair",
     "NetChanges",
     "connector_form",
     "grant_is_derived",
