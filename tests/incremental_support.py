@@ -9,7 +9,15 @@ from typing import Any
 
 from pybaton import model
 from pybaton.c1z import C1ZFile
-from pybaton.connector import Changes, Connector, ConnectorConfig, ConnectorMetadata, Page, PageToken, ResourceSyncer
+from pybaton.connector import (
+    Changes,
+    Connector,
+    ConnectorConfig,
+    ConnectorMetadata,
+    Page,
+    PageToken,
+    ResourceSyncer,
+)
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 from pybaton.sync import SyncOptions, sync
 

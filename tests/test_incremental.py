@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
-import re
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from incremental_support import assert_same_as_full as same_as_full
 from incremental_support import NestedWorld, WorldConnector, differences, listing, run_types, sync_once
+from incremental_support import assert_same_as_full as same_as_full
 
 from pybaton.c1z import C1ZFile
 from pybaton.connectors.demo import DemoConfig, DemoConnector

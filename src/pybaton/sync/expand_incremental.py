@@ -198,7 +198,7 @@ class _Expansion:
         rows = {n: _rows_of(self.conn, self.sync_id, self.graph.ids[n]) for n in needed | sources}
         people = Principals.from_keys({k for found in rows.values() for k, _ in found})
         number = people.index.__getitem__
-        direct = [frozenset()] * len(self.graph.ids)
+        direct: list[frozenset[int]] = [frozenset()] * len(self.graph.ids)
         fixed: dict[int, frozenset[int]] = {}
         for n, found in rows.items():
             direct[n] = frozenset(number(k) for k, derived in found if not derived)

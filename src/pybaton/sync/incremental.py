@@ -223,10 +223,11 @@ class IncrementalSync(SyncEngine):
                                                  or self.options.skip_entitlements_and_grants)
         with self.writer.transaction():
             compact(conn, runs, expanded=expanding)
-        violations = self._check_integrity()
         if expanding:
             self.progress.phase("grant expansion")
             expand_changes(conn, self.writer, runs, max_depth=self.options.expansion_max_depth)
+        # After expansion: until then the compacted run still holds derived grants the changes remove.
+        violations = self._check_integrity()
         self.progress.close()
         stats = self._finish((upserts, deletions), compacted, cursors)
         self._cleanup_old_syncs()
@@ -408,11 +409,11 @@ def compact(conn: sqlite3.Connection, runs: Runs, *, expanded: bool) -> None:
 __all__ = [
     "WORK_TOKEN",
     "IncrementalSync",
-    "compact",
-    "link_diff_pair",
     "NetChanges",
+    "compact",
     "connector_form",
     "grant_is_derived",
     "is_work_run",
+    "link_diff_pair",
     "saved_cursors",
 ]
