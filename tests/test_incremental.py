@@ -432,3 +432,17 @@ def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path],
     go_keys = set(go_listed["syncs"][0])
     assert set(rows[0]) == set(rows[3]) == go_keys
     assert set(rows[1]) == set(rows[2]) == go_keys - {"syncToken"} | {"parentSyncId"}
+
+
+def test_a_change_outside_the_nesting_re_expands_nothing_else(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """g4 feeds no other group: a member leaving it affects g4 alone, and the chain's derived grants stay."""
+    world = _seed_world()
+    path = tmp_path / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    world.leave("g4", ("user", "u4"))
+    caplog.set_level(logging.INFO, logger="pybaton.sync.expand")
+    sync_once(lambda: WorldConnector(world), path, incremental=True)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("incremental grant expansion")]
+    assert len(lines) == 1 and "1 changed entitlements, 1 affected, 0 destinations re-expanded" in lines[0], lines
+    same_as_full(lambda: WorldConnector(world), path, tmp_path)
