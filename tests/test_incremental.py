@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from incremental_support import NestedWorld, WorldConnector, differences, listing, run_types, sync_once
 from incremental_support import assert_same_as_full as same_as_full
 
-from pybaton.c1z import C1ZFile
+from pybaton.c1z import C1ZFile, SyncReader
 from pybaton.connectors.demo import DemoConfig, DemoConnector
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector
 from pybaton.sync import SyncOptions, expand_incremental, sync
@@ -405,6 +405,7 @@ def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path],
     ``supports_diff``, an empty token, then ``endSyncRun``); ``syncs`` lists all four with their types."""
     system, path = world
     system.add_member(3, nested=True)
+    system.remove_member(2, nested=False)
     run_sync(system.data_dir, path, INCREMENTAL)
     base, upserts, deletions, compacted = _run_rows(path)
     with C1ZFile.open(GO_V025_DEMO) as go:
@@ -419,6 +420,10 @@ def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path],
         assert (diff["supports_diff"], diff["grants_backfilled"], diff["sync_token"]) == (0, 1, "")
         assert (diff["ingest_invariant_generation"], diff["ingest_invariant_mode"]) == ("", "")
         assert GO_TIME.match(diff["started_at"]) and GO_TIME.match(diff["ended_at"])
+        with C1ZFile.open(path) as c1z:  # the stored counts are what counting the run gives
+            counted = SyncReader(c1z, c1z.resolve_sync(diff["sync_id"])).stats()
+        assert json.loads(diff["stats"]) == counted
+    assert json.loads(upserts["stats"])["grants"] > 0 and json.loads(deletions["stats"])["grants"] > 0
     # Go reads the latest finished sync by ended_at: the compacted full run, not one of the diff runs.
     assert compacted["ended_at"] > max(upserts["ended_at"], deletions["ended_at"])
     listed = cli("-f", path, "-o", "json", "syncs")

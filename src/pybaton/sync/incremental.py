@@ -27,13 +27,14 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from pybaton.c1z import SyncReader, SyncWriter, schema, syncs
+from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, schema, syncs
 from pybaton.connector.capabilities import ChangeLister, Changes
 from pybaton.errors import CursorExpiredError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -229,7 +230,7 @@ class IncrementalSync(SyncEngine):
         # After expansion: until then the compacted run still holds derived grants the changes remove.
         violations = self._check_integrity()
         self.progress.close()
-        stats = self._finish((upserts, deletions), compacted, cursors)
+        stats = self._finish((upserts, deletions), compacted, cursors, floor)
         self._cleanup_old_syncs()
         self.c1z.save()
         return SyncResult(compacted.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
@@ -269,8 +270,8 @@ class IncrementalSync(SyncEngine):
             for page in pages(self._syncers[res.id.resource_type], res, "", never):
                 yield from page.items
 
-    def _finish(self, partials: Iterable[syncs.SyncRun], compacted: syncs.SyncRun,
-                cursors: dict[str, str]) -> dict[str, Any]:
+    def _finish(self, partials: Iterable[syncs.SyncRun], compacted: syncs.SyncRun, cursors: dict[str, str],
+                floor: int = 0) -> dict[str, Any]:
         conn = self.c1z.conn
         stats = SyncReader(self.c1z, syncs.get_run(conn, compacted.sync_id)).stats()
         conflicts = integrity.exclusion_group_conflicts(conn, compacted.sync_id)
@@ -278,7 +279,8 @@ class IncrementalSync(SyncEngine):
             log.warning("integrity: %s", conflict)
         with _transaction(conn):
             for run in partials:
-                syncs.end_run(conn, run.sync_id, SyncReader(self.c1z, syncs.get_run(conn, run.sync_id)).stats())
+                syncs.end_run(conn, run.sync_id, DiffRunReader(self.c1z, syncs.get_run(conn, run.sync_id),
+                                                               floor).stats())
                 syncs.checkpoint(conn, run.sync_id, "")
             # Ended last, so that Go's "latest finished sync" (by ended_at) is the compacted run.
             syncs.end_run(conn, compacted.sync_id, stats)
@@ -286,6 +288,23 @@ class IncrementalSync(SyncEngine):
             if not conflicts:  # the same verification marker a full sync records
                 syncs.mark_ingest_verified(conn, compacted.sync_id)
         return stats
+
+
+class DiffRunReader(SyncReader):
+    """A diff run's reader that counts its grants by a range of row ids (they were all written after the
+    previous full run's, above ``floor``): the grants table has no index by run, and counting a few
+    rows should not cost a scan of millions."""
+
+    def __init__(self, c1z: C1ZFile, run: syncs.SyncRun, floor: int) -> None:
+        super().__init__(c1z, run)
+        self._floor = floor
+
+    def _count_by(self, table: str) -> Counter[str]:
+        if table != "v1_grants":
+            return super()._count_by(table)
+        return Counter(dict(self._conn.execute(
+            "select resource_type_id, count(*) from v1_grants where id > ? and sync_id = ? "
+            "group by resource_type_id", (self._floor, self.sync_id))))
 
 
 def link_diff_pair(conn: sqlite3.Connection, upserts: str, deletions: str) -> None:
