@@ -82,6 +82,7 @@ class NestedWorld:
     """
 
     names: dict[tuple[str, str], str] = field(default_factory=dict)  # (type, id) -> display name
+    parents: dict[str, str] = field(default_factory=dict)  # service account -> the group it belongs to
     members: set[tuple[str, tuple[str, str]]] = field(default_factory=set)
     edges: dict[tuple[str, str], tuple[bool, tuple[str, ...]]] = field(default_factory=dict)
     log: list[tuple[str, str]] = field(default_factory=list)
@@ -101,9 +102,25 @@ class NestedWorld:
             self.names[(rtype, rid)] += " (renamed)"
             self.touch(rtype, rid)
 
+    def add_svc(self, rid: str, group: str) -> None:
+        """A service account: a child resource of ``group`` (deleted with it)."""
+        if ("group", group) in self.names:
+            self.parents.setdefault(rid, group)
+            self.add("svc", rid)
+
+    def move(self, rid: str, group: str) -> None:
+        """Move a service account under another group (its derived grants embed the parent)."""
+        if rid in self.parents and ("group", group) in self.names and self.parents[rid] != group:
+            self.parents[rid] = group
+            self.touch("svc", rid)
+
     def delete(self, rtype: str, rid: str) -> None:
         if self.names.pop((rtype, rid), None) is None:
             return
+        if rtype == "svc":
+            del self.parents[rid]
+        for child in sorted(s for s, g in self.parents.items() if rtype == "group" and g == rid):
+            self.delete("svc", child)
         for g, p in sorted(self.members):
             if p == (rtype, rid) or (rtype == "group" and g == rid):
                 self.members.discard((g, p))
@@ -144,12 +161,18 @@ class _WorldSyncer(ResourceSyncer):
         self.resource_type = _TYPES[rtype]
 
     def build(self, rid: str) -> resource_pb2.Resource:
-        name = self.world.names[(self.resource_type.id, rid)]
-        trait = model.group_trait() if self.resource_type.id == "group" else model.user_trait(login=rid)
-        return model.resource(self.resource_type, rid, name, traits=[trait])
+        rtype = self.resource_type.id
+        name = self.world.names[(rtype, rid)]
+        if rtype == "group":
+            return model.resource(self.resource_type, rid, name, traits=[model.group_trait()], child_types=["svc"])
+        parent = model.resource_id("group", self.world.parents[rid]) if rtype == "svc" else None
+        return model.resource(self.resource_type, rid, name, traits=[model.user_trait(login=rid)], parent=parent)
 
     def list(self, parent: resource_pb2.ResourceId | None, page: PageToken) -> Page[resource_pb2.Resource]:
-        return Page([self.build(i) for i in self.world.ids(self.resource_type.id)])
+        ids = self.world.ids(self.resource_type.id)
+        if self.resource_type.id == "svc":  # listed under their group only
+            ids = [i for i in ids if parent is not None and self.world.parents[i] == parent.resource]
+        return Page([self.build(i) for i in ids])
 
     def current_cursor(self) -> str:
         return str(len(self.world.log))

@@ -321,7 +321,8 @@ def _principal(world: NestedWorld, n: int) -> tuple[str, str]:
 
 WORLD_OPERATIONS: dict[str, Callable[[NestedWorld, int], None]] = {
     "add user": lambda w, n: w.add("user", f"u{n % 12}"),
-    "add svc": lambda w, n: w.add("svc", f"s{n % 5}"),
+    "add svc": lambda w, n: w.add_svc(f"s{n % 5}", _pick(w, "group", n // 5)),
+    "move svc": lambda w, n: w.move(_pick(w, "svc", n), _pick(w, "group", n // 5)),
     "add group": lambda w, n: w.add("group", f"g{n % 9}"),
     "delete principal": lambda w, n: w.delete(*_principal(w, n)),
     "rename": lambda w, n: w.rename(*_principal(w, n)),
@@ -335,13 +336,14 @@ WORLD_OPERATIONS: dict[str, Callable[[NestedWorld, int], None]] = {
 
 
 def _seed_world() -> NestedWorld:
-    """A chain g0 <- g1 <- g2 <- g3 with a cycle g3 -> g1, members on each level, and an unrelated group."""
+    """A chain g0 <- g1 <- g2 <- g3 with a cycle g3 -> g1, members on each level, an unrelated group g4, and a
+    service account of g4 that is a member of g2 (so its derived grants embed its parent)."""
     world = NestedWorld()
     for i in range(8):
         world.add("user", f"u{i}")
-    world.add("svc", "s0")
     for g in range(5):
         world.add("group", f"g{g}")
+    world.add_svc("s0", "g4")
     for g in range(5):
         world.join(f"g{g}", ("user", f"u{g}"))
         world.join(f"g{g}", ("user", f"u{g + 3}"))
@@ -450,4 +452,17 @@ def test_a_change_outside_the_nesting_re_expands_nothing_else(tmp_path: Path,
     sync_once(lambda: WorldConnector(world), path, incremental=True)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("incremental grant expansion")]
     assert len(lines) == 1 and "1 changed entitlements, 1 affected, 0 destinations re-expanded" in lines[0], lines
+    same_as_full(lambda: WorldConnector(world), path, tmp_path)
+
+
+def test_a_moved_principal_gets_its_derived_grants_rewritten(tmp_path: Path) -> None:
+    """s0 (in g2, so deriving g1, g0 and g3) moves from g4 to g0: its derived grants name the new parent."""
+    world = _seed_world()
+    path = tmp_path / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    before = dict(listing(path)["v1_grants"])
+    world.move("s0", "g0")
+    sync_once(lambda: WorldConnector(world), path, incremental=True)
+    after = dict(listing(path)["v1_grants"])
+    assert {k for k in after if before.get(k) != after[k]} >= {f"group:g{g}:member:svc:s0" for g in (0, 1, 3)}
     same_as_full(lambda: WorldConnector(world), path, tmp_path)
