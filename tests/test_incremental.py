@@ -8,9 +8,11 @@ as they were and the next run converges.
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -21,17 +23,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from incremental_support import NestedWorld, WorldConnector, differences, listing, run_types, sync_once
 from incremental_support import assert_same_as_full as same_as_full
-from incremental_support import differences, listing, run_types
 
-from pybaton.c1z import C1ZFile
+from pybaton.c1z import C1ZFile, SyncReader
 from pybaton.connectors.demo import DemoConfig, DemoConnector
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector
-from pybaton.sync import SyncOptions, sync
+from pybaton.sync import SyncOptions, expand_incremental, sync
 from pybaton.sync import incremental as inc
 from pybaton.sync.incremental import saved_cursors
 
 INCREMENTAL = SyncOptions(incremental=True)
+GO_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{9}$")
 
 
 def demo(data_dir: Path) -> DemoConnector:
@@ -242,16 +245,18 @@ def test_random_changes_incremental_equals_fresh_full(seeded: tuple[Path, Path],
 # -- kill -9 --------------------------------------------------------------------------------------
 
 KILL_POINTS = {
-    "after the upserts": ("IncrementalSync", "_write_upserts"),
-    "during compaction": ("", "_compact"),
-    "after expansion, before the runs finish": ("IncrementalSync", "_finish"),
+    "after the upserts": (inc, "IncrementalSync", "_write_upserts"),
+    "during compaction": (inc, "", "compact"),
+    # Inside the incremental expansion's transaction, after one destination's derived grants are written.
+    "during incremental expansion": (expand_incremental, "_Expansion", "_destination"),
+    "after expansion, before the runs finish": (inc, "IncrementalSync", "_finish"),
 }
 
 
 def _child(data_dir: Path, path: Path, point: str, reached: Any) -> None:
     """Run an incremental sync that freezes at ``point`` (after doing that step's work) to be killed."""
-    owner, name = KILL_POINTS[point]
-    target: Any = getattr(inc, owner) if owner else inc
+    module, owner, name = KILL_POINTS[point]
+    target: Any = getattr(module, owner) if owner else module
     original = getattr(target, name)
 
     def frozen(*args: Any, **kwargs: Any) -> Any:
@@ -299,3 +304,165 @@ def test_cli_incremental_flag(world: tuple[DemoSystem, Path], cli: Any) -> None:
     warnings = [line for line in second.err.splitlines() if "incremental sync" in line]
     assert len(warnings) == 1 and "no previous full sync in the file; doing a full sync" in warnings[0]
     assert second.out.startswith("sync of demo finished")
+
+
+# -- incremental grant expansion: nested groups, cycles, shallow and type-filtered edges ----------------
+
+
+def _pick(world: NestedWorld, rtype: str, n: int) -> str:
+    ids = world.ids(rtype)
+    return ids[n % len(ids)] if ids else f"{rtype[0]}{n % 9}"
+
+
+def _principal(world: NestedWorld, n: int) -> tuple[str, str]:
+    rtype = ("user", "svc", "group")[n % 3]
+    return rtype, _pick(world, rtype, n // 3)
+
+
+WORLD_OPERATIONS: dict[str, Callable[[NestedWorld, int], None]] = {
+    "add user": lambda w, n: w.add("user", f"u{n % 12}"),
+    "add svc": lambda w, n: w.add_svc(f"s{n % 5}", _pick(w, "group", n // 5)),
+    "move svc": lambda w, n: w.move(_pick(w, "svc", n), _pick(w, "group", n // 5)),
+    "add group": lambda w, n: w.add("group", f"g{n % 9}"),
+    "delete principal": lambda w, n: w.delete(*_principal(w, n)),
+    "rename": lambda w, n: w.rename(*_principal(w, n)),
+    "join": lambda w, n: w.join(_pick(w, "group", n), _principal(w, n // 9)),
+    "leave": lambda w, n: w.leave(*sorted(w.members)[n % len(w.members)]) if w.members else None,
+    "nest": lambda w, n: w.nest(_pick(w, "group", n), _pick(w, "group", n // 9), False, ()),
+    "nest shallow": lambda w, n: w.nest(_pick(w, "group", n), _pick(w, "group", n // 9), True, ()),
+    "nest users only": lambda w, n: w.nest(_pick(w, "group", n), _pick(w, "group", n // 9), False, ("user",)),
+    "unnest": lambda w, n: w.unnest(*sorted(w.edges)[n % len(w.edges)]) if w.edges else None,
+}
+
+
+def _seed_world() -> NestedWorld:
+    """A chain g0 <- g1 <- g2 <- g3 with a cycle g3 -> g1, members on each level, an unrelated group g4, and a
+    service account of g4 that is a member of g2 (so its derived grants embed its parent)."""
+    world = NestedWorld()
+    for i in range(8):
+        world.add("user", f"u{i}")
+    for g in range(5):
+        world.add("group", f"g{g}")
+    world.add_svc("s0", "g4")
+    for g in range(5):
+        world.join(f"g{g}", ("user", f"u{g}"))
+        world.join(f"g{g}", ("user", f"u{g + 3}"))
+    world.join("g2", ("svc", "s0"))
+    for child, parent in (("g1", "g0"), ("g2", "g1"), ("g3", "g2"), ("g1", "g3")):
+        world.nest(child, parent, False, ())
+    return world
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(sorted(WORLD_OPERATIONS)), st.integers(0, 10_000)),
+                         min_size=1, max_size=4), min_size=1, max_size=4))
+def test_random_nesting_changes_expand_incrementally_as_a_full_sync(tmp_path: Path,
+                                                                   steps: list[list[tuple[str, int]]]) -> None:
+    world = _seed_world()
+    where = tmp_path / "nested"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir()
+    path = where / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    for step in steps:
+        for name, n in step:
+            WORLD_OPERATIONS[name](world, n)
+        sync_once(lambda: WorldConnector(world), path, incremental=True)
+        assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
+        same_as_full(lambda: WorldConnector(world), path, where)
+
+
+def test_a_removed_nested_membership_removes_only_what_depended_on_it(tmp_path: Path) -> None:
+    """u2 reaches g0 through g2 -> g1 -> g0; removing it from g2 takes exactly its derived grants away."""
+    world = _seed_world()
+    path = tmp_path / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    before = {gid for gid, _ in listing(path)["v1_grants"]}
+    world.leave("g2", ("user", "u2"))
+    sync_once(lambda: WorldConnector(world), path, incremental=True)
+    after = {gid for gid, _ in listing(path)["v1_grants"]}
+    # g2 feeds g1, g1 feeds g0 and g3, g3 feeds g1 (the cycle): u2 held all four member entitlements.
+    assert before - after == {f"group:g{g}:member:user:u2" for g in range(4)}
+    assert after - before == set()
+    same_as_full(lambda: WorldConnector(world), path, tmp_path)
+
+
+# -- what Go reads: the sync-run rows of an incremental sync ------------------------------------------
+
+GO_V025_DEMO = Path(__file__).parent / "fixtures" / "demo-v0.25-sqlite.c1z"
+_RUN_COLUMNS = ("sync_type", "parent_sync_id", "linked_sync_id", "supports_diff", "grants_backfilled",
+                "ingest_invariant_generation", "ingest_invariant_coverage", "ingest_invariant_mode")
+
+
+def _run_rows(path: Path) -> list[dict[str, Any]]:
+    with C1ZFile.open(path) as c1z:
+        c1z.conn.row_factory = sqlite3.Row
+        return [dict(r) for r in c1z.conn.execute("select * from v1_sync_runs order by id")]
+
+
+def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path], cli: Any) -> None:
+    """The compacted run is a full run as Go's syncer ends one (compared with a Go-written file, column by
+    column); the diff pair is as baton-sdk v0.25's ``GenerateSyncDiff`` writes it (``insertSyncRunWithLink``:
+    parent = the base full run, ``linked_sync_id`` naming each other, ``grants_backfilled = 1``, no
+    ``supports_diff``, an empty token, then ``endSyncRun``); ``syncs`` lists all four with their types."""
+    system, path = world
+    system.add_member(3, nested=True)
+    system.remove_member(2, nested=False)
+    run_sync(system.data_dir, path, INCREMENTAL)
+    base, upserts, deletions, compacted = _run_rows(path)
+    with C1ZFile.open(GO_V025_DEMO) as go:
+        go.conn.row_factory = sqlite3.Row
+        go_full = dict(go.conn.execute("select * from v1_sync_runs where ended_at is not null").fetchone())
+    for ours in (base, compacted):
+        assert list(ours) == list(go_full)
+        assert {c: ours[c] for c in _RUN_COLUMNS} == {c: go_full[c] for c in _RUN_COLUMNS}
+    for diff, kind, other in ((upserts, "partial_upserts", deletions), (deletions, "partial_deletions", upserts)):
+        assert (diff["sync_type"], diff["parent_sync_id"], diff["linked_sync_id"]) == (kind, base["sync_id"],
+                                                                                     other["sync_id"])
+        assert (diff["supports_diff"], diff["grants_backfilled"], diff["sync_token"]) == (0, 1, "")
+        assert (diff["ingest_invariant_generation"], diff["ingest_invariant_mode"]) == ("", "")
+        assert GO_TIME.match(diff["started_at"]) and GO_TIME.match(diff["ended_at"])
+        with C1ZFile.open(path) as c1z:  # the stored counts are what counting the run gives
+            counted = SyncReader(c1z, c1z.resolve_sync(diff["sync_id"])).stats()
+        assert json.loads(diff["stats"]) == counted
+    assert json.loads(upserts["stats"])["grants"] > 0 and json.loads(deletions["stats"])["grants"] > 0
+    # Go reads the latest finished sync by ended_at: the compacted full run, not one of the diff runs.
+    assert compacted["ended_at"] > max(upserts["ended_at"], deletions["ended_at"])
+    listed = cli("-f", path, "-o", "json", "syncs")
+    assert listed.code == 0, listed.err
+    rows = json.loads(listed.out)["syncs"]
+    assert [(r["id"], r["syncType"], r.get("parentSyncId", "")) for r in rows] == [
+        (base["sync_id"], "full", ""), (upserts["sync_id"], "partial_upserts", base["sync_id"]),
+        (deletions["sync_id"], "partial_deletions", base["sync_id"]), (compacted["sync_id"], "full", "")]
+    # Each entry has the keys Go's `baton syncs -o json` gives a full run (its fixture), diff runs one more.
+    go_listed = json.loads((Path(__file__).parent / "fixtures" / "demo-two-syncs.syncs.json").read_text())
+    go_keys = set(go_listed["syncs"][0])
+    assert set(rows[0]) == set(rows[3]) == go_keys
+    assert set(rows[1]) == set(rows[2]) == go_keys - {"syncToken"} | {"parentSyncId"}
+
+
+def test_a_change_outside_the_nesting_re_expands_nothing_else(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """g4 feeds no other group: a member leaving it affects g4 alone, and the chain's derived grants stay."""
+    world = _seed_world()
+    path = tmp_path / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    world.leave("g4", ("user", "u4"))
+    caplog.set_level(logging.INFO, logger="pybaton.sync.expand")
+    sync_once(lambda: WorldConnector(world), path, incremental=True)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("incremental grant expansion")]
+    assert len(lines) == 1 and "1 changed entitlements, 1 affected, 0 destinations re-expanded" in lines[0], lines
+    same_as_full(lambda: WorldConnector(world), path, tmp_path)
+
+
+def test_a_moved_principal_gets_its_derived_grants_rewritten(tmp_path: Path) -> None:
+    """s0 (in g2, so deriving g1, g0 and g3) moves from g4 to g0: its derived grants name the new parent."""
+    world = _seed_world()
+    path = tmp_path / "sync.c1z"
+    sync_once(lambda: WorldConnector(world), path, incremental=False)
+    before = dict(listing(path)["v1_grants"])
+    world.move("s0", "g0")
+    sync_once(lambda: WorldConnector(world), path, incremental=True)
+    after = dict(listing(path)["v1_grants"])
+    assert {k for k in after if before.get(k) != after[k]} >= {f"group:g{g}:member:svc:s0" for g in (0, 1, 3)}
+    same_as_full(lambda: WorldConnector(world), path, tmp_path)

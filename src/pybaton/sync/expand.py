@@ -337,6 +337,10 @@ class _Run:
 
 
 
+# The grouping of derived principals by their sources, for the incremental expander (same bytes, same order).
+derived_groups = _groups
+
+
 # -- entry points ----------------------------------------------------------------------------------
 
 
@@ -366,4 +370,4 @@ def expand_file(path: str | Path, sync_id: str | None = None, *, max_depth: int 
     return stats
 
 
-__all__ = ["DEFAULT_MAX_DEPTH", "ExpansionStats", "expand_file", "expand_sync"]
+__all__ = ["DEFAULT_MAX_DEPTH", "ExpansionStats", "derived_groups", "expand_file", "expand_sync"]

@@ -27,17 +27,20 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
 
-from pybaton.c1z import SyncReader, SyncWriter, schema, syncs
+from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, schema, syncs
 from pybaton.connector.capabilities import ChangeLister, Changes
 from pybaton.errors import CursorExpiredError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+from pybaton.sync import integrity
 from pybaton.sync.engine import SyncEngine, SyncResult, _transaction
+from pybaton.sync.expand_incremental import Runs, expand_changes
 from pybaton.sync.retry import call_with_retry
 from pybaton.sync.state import SyncState
 
@@ -199,10 +202,12 @@ class IncrementalSync(SyncEngine):
     def _apply(self, base: syncs.SyncRun, net: NetChanges, cursors: dict[str, str], started: float) -> SyncResult:
         conn = self.c1z.conn
         _register_functions(conn)
+        floor = int(conn.execute("select coalesce(max(id), 0) from v1_grants").fetchone()[0])
         with _transaction(conn):
             upserts = syncs.start_run(conn, "partial_upserts", parent_sync_id=base.sync_id)
             deletions = syncs.start_run(conn, "partial_deletions", parent_sync_id=base.sync_id)
             compacted = syncs.start_run(conn, "full")
+            link_diff_pair(conn, upserts.sync_id, deletions.sync_id)
             for run in (upserts, deletions, compacted):
                 syncs.checkpoint(conn, run.sync_id, WORK_TOKEN)
         self.progress.phase("changes")
@@ -214,16 +219,18 @@ class IncrementalSync(SyncEngine):
             _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net, relisted)
         self.progress.phase("compaction")
         self.writer = SyncWriter(self.c1z, compacted.sync_id)
+        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id, floor)
+        expanding = self.options.expand and not (self.options.skip_grants
+                                                 or self.options.skip_entitlements_and_grants)
         with self.writer.transaction():
-            _compact(conn, base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id)
+            compact(conn, runs, expanded=expanding)
+        if expanding:
+            self.progress.phase("grant expansion")
+            expand_changes(conn, self.writer, runs, max_depth=self.options.expansion_max_depth)
+        # After expansion: until then the compacted run still holds derived grants the changes remove.
         violations = self._check_integrity()
-        if self.options.expand and not (self.options.skip_grants or self.options.skip_entitlements_and_grants):
-            from pybaton.sync import expand  # type: ignore[attr-defined,unused-ignore]
-
-            expand.expand_sync(self.c1z, self.writer, {}, max_depth=self.options.expansion_max_depth,
-                               checkpoint=lambda: None, progress=self.progress)
         self.progress.close()
-        stats = self._finish((upserts, deletions), compacted, cursors)
+        stats = self._finish((upserts, deletions), compacted, cursors, floor)
         self._cleanup_old_syncs()
         self.c1z.save()
         return SyncResult(compacted.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
@@ -263,17 +270,49 @@ class IncrementalSync(SyncEngine):
             for page in pages(self._syncers[res.id.resource_type], res, "", never):
                 yield from page.items
 
-    def _finish(self, partials: Iterable[syncs.SyncRun], compacted: syncs.SyncRun,
-                cursors: dict[str, str]) -> dict[str, Any]:
+    def _finish(self, partials: Iterable[syncs.SyncRun], compacted: syncs.SyncRun, cursors: dict[str, str],
+                floor: int = 0) -> dict[str, Any]:
         conn = self.c1z.conn
         stats = SyncReader(self.c1z, syncs.get_run(conn, compacted.sync_id)).stats()
+        conflicts = integrity.exclusion_group_conflicts(conn, compacted.sync_id)
+        for conflict in conflicts:
+            log.warning("integrity: %s", conflict)
         with _transaction(conn):
             for run in partials:
-                syncs.end_run(conn, run.sync_id, SyncReader(self.c1z, syncs.get_run(conn, run.sync_id)).stats())
+                syncs.end_run(conn, run.sync_id, DiffRunReader(self.c1z, syncs.get_run(conn, run.sync_id),
+                                                               floor).stats())
                 syncs.checkpoint(conn, run.sync_id, "")
+            # Ended last, so that Go's "latest finished sync" (by ended_at) is the compacted run.
             syncs.end_run(conn, compacted.sync_id, stats)
             syncs.checkpoint(conn, compacted.sync_id, SyncState(phase="done", cursors=cursors).to_token())
+            if not conflicts:  # the same verification marker a full sync records
+                syncs.mark_ingest_verified(conn, compacted.sync_id)
         return stats
+
+
+class DiffRunReader(SyncReader):
+    """A diff run's reader that counts its grants by a range of row ids (they were all written after the
+    previous full run's, above ``floor``): the grants table has no index by run, and counting a few
+    rows should not cost a scan of millions."""
+
+    def __init__(self, c1z: C1ZFile, run: syncs.SyncRun, floor: int) -> None:
+        super().__init__(c1z, run)
+        self._floor = floor
+
+    def _count_by(self, table: str) -> Counter[str]:
+        if table != "v1_grants":
+            return super()._count_by(table)
+        return Counter(dict(self._conn.execute(
+            "select resource_type_id, count(*) from v1_grants where id > ? and sync_id = ? "
+            "group by resource_type_id", (self._floor, self.sync_id))))
+
+
+def link_diff_pair(conn: sqlite3.Connection, upserts: str, deletions: str) -> None:
+    """Mark a diff pair as Go's ``GenerateSyncDiff`` writes it: each run's ``linked_sync_id`` names the other,
+    and neither claims ``supports_diff`` (Go sets that marker only on runs its grant expansion ran on)."""
+    for sync_id, other in ((upserts, deletions), (deletions, upserts)):
+        conn.execute("update v1_sync_runs set linked_sync_id = ?, supports_diff = 0 where sync_id = ?",
+                     (other, sync_id))
 
 
 # -- SQL over the runs --------------------------------------------------------------------------------
@@ -359,30 +398,41 @@ def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletion
                args=(deletions, upserts, _IMMUTABLE_MARK))
 
 
-def _compact(conn: sqlite3.Connection, base: str, upserts: str, deletions: str, compacted: str) -> None:
-    """``base`` as its connector gave it, minus ``deletions``, plus ``upserts``, into run ``compacted``."""
+def compact(conn: sqlite3.Connection, runs: Runs, *, expanded: bool) -> None:
+    """The previous full run minus ``partial_deletions`` plus ``partial_upserts``, into the compacted run.
+
+    Every row is copied inside SQLite (``insert ... select``): no row becomes a Python object. With
+    ``expanded`` the grants keep their expansion (derived grants, merged sources) for
+    :func:`~pybaton.sync.expand_incremental.expand_changes` to bring up to date where the changes reach;
+    without it they are put back as the connector gave them (nothing will expand them).
+    """
     for table in _COPIED_TABLES:
         gone = f"external_id not in (select external_id from {table} where sync_id in (?, ?))"
-        if table == "v1_grants":
+        if table == "v1_grants":  # the partial runs' rows by a range of row ids, not a scan of the table
+            gone = f"external_id not in (select external_id from {table} where id > {runs.floor:d} " \
+                   "and sync_id in (?, ?))"
+        if table == "v1_grants" and not expanded:
             destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
                            "and expansion is not null)"
             # Grants on entitlements expansion writes to are put back as the connector gave them.
-            _copy_rows(conn, table, base, compacted, f"{gone} and {destinations} and {_NOT_DERIVED}",
+            _copy_rows(conn, table, runs.base, runs.compacted, f"{gone} and {destinations} and {_NOT_DERIVED}",
                        data="pybaton_connector_form(data, entitlement_id)",
-                       args=(deletions, upserts, base, _IMMUTABLE_MARK))
-            _copy_rows(conn, table, base, compacted, f"{gone} and not {destinations}",
-                       args=(deletions, upserts, base))
+                       args=(runs.deletions, runs.upserts, runs.base, _IMMUTABLE_MARK))
+            _copy_rows(conn, table, runs.base, runs.compacted, f"{gone} and not {destinations}",
+                       args=(runs.deletions, runs.upserts, runs.base))
         else:
-            _copy_rows(conn, table, base, compacted, gone, args=(deletions, upserts))
-        _copy_rows(conn, table, upserts, compacted)
+            _copy_rows(conn, table, runs.base, runs.compacted, gone, args=(runs.deletions, runs.upserts))
+        _copy_rows(conn, table, runs.upserts, runs.compacted)
 
 
 __all__ = [
     "WORK_TOKEN",
     "IncrementalSync",
     "NetChanges",
+    "compact",
     "connector_form",
     "grant_is_derived",
     "is_work_run",
+    "link_diff_pair",
     "saved_cursors",
 ]
