@@ -1,8 +1,13 @@
 """``sync --incremental`` on real OpenLDAP, with the syncprov overlay and without it.
 
-Random sequences of directory changes (adds, deletes, renames, moves between
-OUs, attribute changes, membership changes in nested groups); after each step
-the compacted full run lists exactly what a fresh full sync lists.
+With syncprov the connector lists changes by RFC 4533 content synchronisation
+(the cursor is the sync cookie): once with a session log long enough to name
+deletions (``syncIdSet`` with ``refreshDeletes``), once with a log of one write,
+so that most refreshes are a present phase instead. Without it, by ``entryCSN``
+with a DN-only scan. Random sequences of directory changes (adds, deletes,
+renames, moves between OUs, uid and attribute changes, membership changes in
+nested groups and in a posixGroup); after each step the compacted full run lists
+exactly what a fresh full sync lists.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from hypothesis import strategies as st
 from incremental_support import assert_same_as_full as same_as_full
 from incremental_support import run_types, sync_once
 
-from pybaton.c1z import C1ZFile
+from pybaton.c1z import C1ZFile, syncs
 from pybaton.connectors.ldap import LdapConfig, LdapConnector
+from pybaton.sync.incremental import saved_cursors
 from pybaton.testing.servers import SlapdServer
 from pybaton.testing.servers.slapd_syncprov import SyncprovSlapdServer
 
@@ -28,11 +34,28 @@ pytestmark = [pytest.mark.servers, pytest.mark.xdist_group("slapd-incremental")]
 _subtrees = itertools.count()
 
 
-@pytest.fixture(scope="module", params=["plain", "syncprov"])
+class ShortLogSlapdServer(SyncprovSlapdServer):
+    """syncprov with a session log of one write: a refresh after more writes lists what is present."""
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self.config_path.write_text(self.config_path.read_text().replace("syncprov-sessionlog 1000\n",
+                                                                         "syncprov-sessionlog 1\n"))
+
+
+SERVERS = {"plain": SlapdServer, "syncprov": SyncprovSlapdServer, "syncprov-short-log": ShortLogSlapdServer}
+
+
+@pytest.fixture(scope="module", params=sorted(SERVERS))
 def slapd(request: pytest.FixtureRequest) -> Iterator[SlapdServer]:
-    server = SyncprovSlapdServer() if request.param == "syncprov" else SlapdServer()
-    with server:
+    with SERVERS[request.param]() as server:
         yield server
+
+
+def cursor_kinds(path: Path) -> set[str]:
+    """How the saved change cursors list changes: ``rfc4533`` (sync cookie) or ``mts`` (timestamps)."""
+    with C1ZFile.open(path) as c1z:
+        return {c.split(":", 1)[0] for c in saved_cursors(syncs.latest_finished(c1z.conn, "full")).values()}
 
 
 class Directory:
@@ -53,6 +76,9 @@ class Directory:
         self.add_member(0, 0)
         self.add_member(1, 1)
         self.nest(0, 1)
+        self.posix = f"cn=posix,{self.ou('teams')}"
+        slapd.ldapadd(f"dn: {self.posix}\nobjectClass: posixGroup\ncn: posix\ngidNumber: 7000\nmemberUid: u1\n"
+                      "memberUid: u2\nmemberUid: w0\n")
 
     def ou(self, name: str) -> str:
         return f"ou={name},{self.base}"
@@ -115,6 +141,23 @@ class Directory:
                                   f"newsuperior: {target}\n")
             self.users[i] = f"uid={uid},{target}"
 
+    def rename_group(self, n: int) -> None:
+        """A group renamed (modrdn): groups listing it name a DN that no longer exists."""
+        if self.groups:
+            i = n % len(self.groups)
+            cn = f"g{next(self.serial)}"
+            self.slapd.ldapmodify(f"dn: {self.groups[i]}\nchangetype: modrdn\nnewrdn: cn={cn}\ndeleteoldrdn: 1\n")
+            self.groups[i] = f"cn={cn},{self.ou('teams')}"
+
+    def change_uid(self, n: int) -> None:
+        """The uid ``w0`` (a memberUid of the posixGroup) added to a user, or taken from whoever has it."""
+        text = self.slapd.ldapsearch("(uid=w0)", "1.1", base=self.base, scope="sub")
+        holder = next((line[4:] for line in text.splitlines() if line.startswith("dn: ")), None)
+        if holder is not None:
+            self._modify(holder, "delete: uid\nuid: w0\n")
+        elif self.users:
+            self._modify(self.users[n % len(self.users)], "add: uid\nuid: w0\n")
+
     def retitle(self, n: int) -> None:
         if self.users:
             self._modify(self.users[n % len(self.users)], f"replace: title\ntitle: Title {n}\n")
@@ -130,6 +173,8 @@ STEPS = {
     "delete group": lambda d, a, b: d.delete("group", a),
     "rename user": lambda d, a, b: d.rename(a, move=False),
     "move user": lambda d, a, b: d.rename(a, move=True),
+    "rename group": lambda d, a, b: d.rename_group(a),
+    "change uid": lambda d, a, b: d.change_uid(a),
     "change attribute": lambda d, a, b: d.retitle(a),
 }
 
@@ -154,17 +199,22 @@ def test_each_kind_of_change(slapd: SlapdServer, tmp_path: Path) -> None:
     directory = Directory(slapd)
     path = tmp_path / "ldap.c1z"
     synced(directory, path, incremental=False)
+    assert cursor_kinds(path) == {"rfc4533" if isinstance(slapd, SyncprovSlapdServer) else "mts"}
     for name, step in STEPS.items():
         if name == "change attribute":
             time.sleep(1.1)  # past the second of the previous change (modifyTimestamp has 1 s resolution)
         step(directory, 1, 2)
         synced(directory, path, incremental=True)
         assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)], name
+        assert cursor_kinds(path) == {"rfc4533" if isinstance(slapd, SyncprovSlapdServer) else "mts"}
         if name == "change attribute":
-            # Only the changed user, and the groups naming it (their grants embed nothing of it, but are re-read).
+            # Only the changed user, and (by timestamps) the groups naming it (their grants embed nothing of
+            # it, but are re-read); by cookie the cursor knows its DN and uid did not change: no group.
             asked = upserted_resources(path)
             assert {r for r in asked if r.startswith("user:")} == {f"user:{directory.users[1].lower()}"}
             assert all(r.startswith(("user:", "group:")) for r in asked)
+            if isinstance(slapd, SyncprovSlapdServer):
+                assert {r for r in asked if r.startswith("group:")} == set()
         assert_same_as_full(directory, path, tmp_path)
 
 

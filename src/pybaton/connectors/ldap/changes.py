@@ -73,9 +73,11 @@ def search(ctx: LdapContext, kind: str, kind_filter: str, narrower: str = "",
     return list(ctx.client.all(Search(ctx.config.search_base(kind), wanted, "sub", tuple(attributes))))
 
 
-def naming(member_attributes: Sequence[str], principals: Sequence[Entry]) -> str:
-    """A filter matching entries whose member attributes name any of ``principals``."""
-    terms: list[str] = []
+def naming(member_attributes: Sequence[str], principals: Sequence[Entry], lost_names: bool = False) -> str:
+    """A filter matching entries whose member attributes name any of ``principals``; with ``lost_names``
+    also every entry naming users by uid or gidNumber (those a principal may have had before)."""
+    by_uid = any(a.lower() == "memberuid" for a in member_attributes)
+    terms: list[str] = ["(memberUid=*)", "(gidNumber=*)"] if lost_names and by_uid else []
     for entry in principals:
         for attr in member_attributes:
             if attr.lower() == "memberuid":

@@ -42,6 +42,13 @@ def user_key(entry: Entry) -> str:
     return "|".join(sorted(v.lower() for v in entry.values("uid"))) + ";" + (entry.first("gidNumber") or "")
 
 
+def as_entry(known: Known) -> Entry:
+    """An entry as the cursor last saw it (DN, uids, gidNumber): what groups named it by before a change."""
+    uids, _, gid = known.key.partition(";")
+    attrs = {"uid": [u for u in uids.split("|") if u], "gidnumber": [gid] if gid else []}
+    return Entry(known.id, attrs)
+
+
 def no_key(entry: Entry) -> str:
     """Groups and roles are named by DN only."""
     return ""
@@ -83,13 +90,14 @@ def initial(refresh: Refresh, key: Callable[[Entry], str]) -> SyncCursor:
 
 
 def advance(cursor: SyncCursor, refresh: Refresh, key: Callable[[Entry], str]) -> tuple[SyncCursor, list[Entry]]:
-    """The cursor after ``refresh``, and the changed entries whose DN or key is new (principals to follow)."""
+    """The cursor after ``refresh``, and the principals to follow: changed entries whose DN or key is new,
+    as they are now and as they were (a group may name either: a uid that went away, the old DN)."""
     known = dict(cursor.known)
     moved: list[Entry] = []
     for uuid, entry in refresh.changed.items():
-        now = Known(entry.id, key(entry))
-        if known.get(uuid) != now:
-            moved.append(entry)
+        now, before = Known(entry.id, key(entry)), known.get(uuid)
+        if before != now:
+            moved.extend([entry] if before is None else [entry, as_entry(before)])
         known[uuid] = now
     if refresh.refresh_deletes:
         for uuid in refresh.deleted:
@@ -100,4 +108,4 @@ def advance(cursor: SyncCursor, refresh: Refresh, key: Callable[[Entry], str]) -
     return SyncCursor(refresh.cookie or cursor.cookie, known), moved
 
 
-__all__ = ["KEY_ATTRIBUTES", "PREFIX", "Known", "SyncCursor", "advance", "initial", "is_sync_cursor", "no_key", "user_key"]
+__all__ = ["KEY_ATTRIBUTES", "PREFIX", "Known", "SyncCursor", "advance", "as_entry", "initial", "is_sync_cursor", "no_key", "user_key"]

@@ -204,8 +204,14 @@ class MembershipSyncer(EntrySyncer):
         if len(principals) > changelib.MAX_REFERENCED:
             naming = ""
         else:
-            naming = changelib.naming(self.member_attributes, principals)
+            naming = changelib.naming(self.member_attributes, principals, self._lost_names(since, principals))
         return {e.id for e in changelib.search(self.ctx, self.kind, self.search_filter(), naming, ("1.1",))}
+
+    def _lost_names(self, since: str, principals: Sequence[Entry]) -> bool:
+        """Whether a changed user may have lost a uid or gidNumber that a group names: by timestamps the old
+        values are unknown (every group naming users by uid or gidNumber is re-read then); a content refresh
+        lists users as they were too."""
+        return "user" not in self.ctx.moved and any(e.first("uid") or e.first("gidNumber") for e in principals)
 
     def _changed_principals(self, kind: str, kind_filter: str, since: str) -> list[Entry]:
         """Users or groups that changed since ``since``, as this run's change listing of that kind found them:
