@@ -61,9 +61,9 @@ def cursor_kinds(path: Path) -> set[str]:
 class Directory:
     """One fresh subtree (``ou=people`` and ``ou=teams`` and ``ou=others``) of the test server."""
 
-    def __init__(self, slapd: SlapdServer) -> None:
+    def __init__(self, slapd: SlapdServer, name: str = "") -> None:
         self.slapd = slapd
-        self.base = f"ou=t{next(_subtrees)},{slapd.base_dn}"
+        self.base = f"ou={name or f't{next(_subtrees)}'},{slapd.base_dn}"
         self.users: list[str] = []
         self.groups: list[str] = []
         self.serial = itertools.count()
@@ -230,3 +230,24 @@ def test_random_changes(slapd: SlapdServer, tmp_path: Path, steps: list[tuple[st
             STEPS[name](directory, a, b)
         synced(directory, path, incremental=True)
         assert_same_as_full(directory, path, tmp_path)
+
+
+def test_a_cookie_the_directory_refuses_means_a_full_sync_said_in_one_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A directory restored from an older backup (here: a second server loaded earlier) refuses a newer
+    cookie; the run falls back to a full sync, says so once, and the next run is incremental again."""
+    path = tmp_path / "ldap.c1z"
+    with SyncprovSlapdServer() as restored:
+        older = Directory(restored, "same")
+        with SyncprovSlapdServer() as primary:
+            synced(Directory(primary, "same"), path, incremental=False)  # its cookie is newer than `restored`
+        with caplog.at_level("WARNING", logger="pybaton.sync"):
+            synced(older, path, incremental=True)
+        said = [r.getMessage() for r in caplog.records if "doing a full sync" in r.getMessage()]
+        assert len(said) == 1 and "cursor expired" in said[0] and "\n" not in said[0], said
+        assert [t for t, _ in run_types(path)][-1] == "full" and "partial_upserts" not in dict(run_types(path))
+        assert_same_as_full(older, path, tmp_path)
+        older.add_member(2, 3)
+        synced(older, path, incremental=True)
+        assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
+        assert_same_as_full(older, path, tmp_path)
