@@ -108,7 +108,7 @@ class LazyIndex:
                 pending[cid] = f"({attr}={escape_filter_chars(value)})"
         for kind in (USER.id, GROUP.id):
             base = dnlib.canonical(self._config.search_base(kind))
-            under = {c: t for c, t in pending.items() if dnlib.is_under(c, base)}
+            under = {c: t for c, t in pending.items() if c not in self._kinds and dnlib.is_under(c, base)}
             for found in self._search_any(kind, sorted(set(under.values())), ()):
                 if found.id in pending and found.id not in self._kinds:
                     self._kinds[found.id] = kind
