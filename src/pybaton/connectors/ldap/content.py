@@ -9,7 +9,7 @@ the entry's canonical DN and its *key* — what member resolution reads of it
 DNs that exist now (the ``present`` list the engine compacts with: deletions
 and the old DNs of renamed entries fall out) and the principals whose DN or key
 changed (the groups naming them are re-read); a user whose title changed
-leaves every group as it was. The table is compressed (about 25 bytes an entry).
+leaves every group as it was. The table is compressed (about 35-40 bytes an entry).
 """
 
 from __future__ import annotations
@@ -60,22 +60,34 @@ class SyncCursor:
     known: dict[bytes, Known]
 
     def encode(self) -> str:
-        rows = sorted([uuid.hex(), k.id, k.key] for uuid, k in self.known.items())
-        body = json.dumps({"cookie": base64.b64encode(self.cookie).decode(), "entries": rows},
-                          separators=(",", ":")).encode()
-        return PREFIX + base64.urlsafe_b64encode(zlib.compress(body, 6)).decode()
+        """Cookie and table as tab-separated lines, zlib-compressed (fast: it is written at every run)."""
+        rows = sorted(f"{uuid.hex()}\t{_field(k.id)}\t{_field(k.key)}" for uuid, k in self.known.items())
+        body = "\n".join([base64.b64encode(self.cookie).decode(), *rows]).encode()
+        return PREFIX + base64.urlsafe_b64encode(zlib.compress(body, 1)).decode()
 
     @classmethod
     def decode(cls, cursor: str) -> SyncCursor:
         try:
-            raw = json.loads(zlib.decompress(base64.urlsafe_b64decode(cursor[len(PREFIX):])))
-            known = {bytes.fromhex(u): Known(str(i), str(k)) for u, i, k in raw["entries"]}
-            return cls(base64.b64decode(raw["cookie"]), known)
-        except (ValueError, KeyError, TypeError, zlib.error, binascii.Error):
+            cookie, *rows = zlib.decompress(base64.urlsafe_b64decode(cursor[len(PREFIX):])).decode().split("\n")
+            known = {}
+            for row in rows:
+                uuid, cid, key = row.split("\t")
+                known[bytes.fromhex(uuid)] = Known(_unfield(cid), _unfield(key))
+            return cls(base64.b64decode(cookie, validate=True), known)
+        except (ValueError, zlib.error, binascii.Error):
             raise CursorExpiredError(f"ldap: {cursor[:40]!r}… is not a sync cursor of this connector") from None
 
     def ids(self) -> list[str]:
         return sorted({k.id for k in self.known.values()})
+
+
+def _field(text: str) -> str:
+    """A table field: as is, or JSON-quoted when it holds a tab, a newline or starts with a quote."""
+    return json.dumps(text) if any(c in text for c in '\t\n"') else text
+
+
+def _unfield(text: str) -> str:
+    return str(json.loads(text)) if text.startswith('"') else text
 
 
 def is_sync_cursor(cursor: str) -> bool:
