@@ -25,6 +25,9 @@ from incremental_support import run_types, sync_once
 
 from pybaton.c1z import C1ZFile, syncs
 from pybaton.connectors.ldap import LdapConfig, LdapConnector
+from pybaton.connectors.ldap.client import Search
+from pybaton.connectors.ldap.directory import build_index, member_principals
+from pybaton.connectors.ldap.lazy import LazyIndex
 from pybaton.sync.incremental import saved_cursors
 from pybaton.testing.servers import SlapdServer
 from pybaton.testing.servers.slapd_syncprov import SyncprovSlapdServer
@@ -251,3 +254,23 @@ def test_a_cookie_the_directory_refuses_means_a_full_sync_said_in_one_line(
         synced(older, path, incremental=True)
         assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
         assert_same_as_full(older, path, tmp_path)
+
+
+def test_lazy_member_resolution_answers_as_the_whole_index(slapd: SlapdServer) -> None:
+    """What an incremental run resolves with a few searches equals what a full sync's index resolves."""
+    directory = Directory(slapd)
+    for name, a, b in [("rename user", 0, 0), ("change uid", 1, 0), ("nest group", 2, 0), ("move user", 3, 0)]:
+        STEPS[name](directory, a, b)
+    connector = directory.connector()
+    try:
+        ctx = connector.ctx
+        attributes = ("member", "uniqueMember", "memberUid")
+        groups = list(ctx.client.all(Search(directory.base, "(|(objectClass=groupOfNames)(objectClass=posixGroup))",
+                                            "sub", ("objectClass", "gidNumber", *attributes))))
+        assert len(groups) >= 4
+        whole = build_index(ctx.client, ctx.config)
+        lazy = LazyIndex(ctx.client, ctx.config)
+        for group in groups:
+            assert member_principals(group, lazy, attributes) == member_principals(group, whole, attributes), group.dn
+    finally:
+        connector.close()

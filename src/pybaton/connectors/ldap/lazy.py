@@ -8,7 +8,9 @@ more than the rest of the run. :class:`LazyIndex` answers the same questions
 primary gidNumber? is this parent a synced OU?) with searches limited to what
 a group names — one OR-filter per kind for its DNs (by their first RDN, the
 answers matched back by canonical DN), one for its uids — with the same kind
-filters and search bases as the index, so the answers are the same.
+filters and search bases as the index, so the answers are the same. Past
+:data:`LAZY_GROUPS` groups the whole index is cheaper: it is built then and
+answers from there on.
 """
 
 from __future__ import annotations
@@ -22,10 +24,18 @@ from pybaton import model
 from pybaton.connectors.ldap import dn as dnlib
 from pybaton.connectors.ldap.client import Entry, LdapClient, Search
 from pybaton.connectors.ldap.config import DEFAULT_OU_FILTER, LdapConfig
-from pybaton.connectors.ldap.directory import GROUP, USER, kind_filter, unique_member_dn
+from pybaton.connectors.ldap.directory import (
+    GROUP,
+    USER,
+    DirectoryIndex,
+    build_index,
+    kind_filter,
+    unique_member_dn,
+)
 from pybaton.pb.c1.connector.v2 import resource_pb2
 
 CHUNK = 100  # terms per OR filter
+LAZY_GROUPS = 25  # groups resolved lazily before the whole index is built instead
 
 
 class LazyIndex:
@@ -39,8 +49,16 @@ class LazyIndex:
         self._uids: dict[str, str | None] = {}
         self._gids: dict[str, tuple[str, ...]] = {}
         self._units: dict[str, bool] = {}
+        self._prepared = 0
+        self._whole: DirectoryIndex | None = None
 
     def prepare(self, entry: Entry, attributes: Sequence[str]) -> None:
+        with self._lock:
+            self._prepared += 1
+            if self._whole is None and self._prepared > LAZY_GROUPS:
+                self._whole = build_index(self._client, self._config)
+            if self._whole is not None:
+                return
         dns = [unique_member_dn(v) for a in attributes if a.lower() != "memberuid" for v in entry.values(a)]
         uids = [v for a in attributes if a.lower() == "memberuid" for v in entry.values(a)]
         with self._lock:
@@ -48,6 +66,8 @@ class LazyIndex:
             self._resolve_uids(uids)
 
     def principal(self, member_dn: str) -> resource_pb2.ResourceId | None:
+        if self._whole is not None:
+            return self._whole.principal(member_dn)
         try:
             cid = dnlib.canonical(member_dn)
         except dnlib.DNError:
@@ -59,12 +79,16 @@ class LazyIndex:
         return model.resource_id(kind, cid) if kind else None
 
     def user_of_uid(self, uid: str) -> str | None:
+        if self._whole is not None:
+            return self._whole.user_of_uid(uid)
         with self._lock:
             if uid.lower() not in self._uids:
                 self._resolve_uids([uid])
             return self._uids.get(uid.lower())
 
     def users_of_gid(self, gid: str) -> tuple[str, ...]:
+        if self._whole is not None:
+            return self._whole.users_of_gid(gid)
         with self._lock:
             if gid not in self._gids:
                 found = self._search("user", f"(gidNumber={escape_filter_chars(gid)})", ())
