@@ -18,7 +18,7 @@ import base64
 import binascii
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pybaton.connectors.ldap.client import Entry
@@ -60,25 +60,45 @@ class SyncCursor:
     known: dict[bytes, Known]
 
     def encode(self) -> str:
-        """Cookie and table as tab-separated lines, zlib-compressed (fast: it is written at every run)."""
-        rows = sorted(f"{uuid.hex()}\t{_field(k.id)}\t{_field(k.key)}" for uuid, k in self.known.items())
-        body = "\n".join([base64.b64encode(self.cookie).decode(), *rows]).encode()
-        return PREFIX + base64.urlsafe_b64encode(zlib.compress(body, 1)).decode()
+        return pack(PREFIX, base64.b64encode(self.cookie).decode(),
+                    ([uuid.hex(), k.id, k.key] for uuid, k in self.known.items()))
 
     @classmethod
     def decode(cls, cursor: str) -> SyncCursor:
         try:
-            cookie, *rows = zlib.decompress(base64.urlsafe_b64decode(cursor[len(PREFIX):])).decode().split("\n")
-            known = {}
-            for row in rows:
-                uuid, cid, key = row.split("\t")
-                known[bytes.fromhex(uuid)] = Known(_unfield(cid), _unfield(key))
+            cookie, rows = unpack(PREFIX, cursor)
+            known = {bytes.fromhex(uuid): Known(cid, key) for uuid, cid, key in rows}
             return cls(base64.b64decode(cookie, validate=True), known)
-        except (ValueError, zlib.error, binascii.Error):
+        except (ValueError, binascii.Error):
             raise CursorExpiredError(f"ldap: {cursor[:40]!r}… is not a sync cursor of this connector") from None
 
     def ids(self) -> list[str]:
         return sorted({k.id for k in self.known.values()})
+
+
+def pack(prefix: str, head: str, rows: Iterable[Sequence[str]]) -> str:
+    """A cursor carrying a table: ``head`` and tab-separated rows, zlib-compressed (fast: written every run)."""
+    lines = sorted("\t".join(_field(f) for f in row) for row in rows)
+    return prefix + base64.urlsafe_b64encode(zlib.compress("\n".join([head, *lines]).encode(), 1)).decode()
+
+
+def unpack(prefix: str, cursor: str) -> tuple[str, list[list[str]]]:
+    """``head`` and rows of a :func:`pack` cursor (ValueError when it is not one)."""
+    try:
+        head, *lines = zlib.decompress(base64.urlsafe_b64decode(cursor[len(prefix):])).decode().split("\n")
+    except (zlib.error, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+    return head, [[_unfield(f) for f in line.split("\t")] for line in lines]
+
+
+def moved(before: dict[str, str], entries: Iterable[Entry], key: Callable[[Entry], str]) -> list[Entry]:
+    """Entries whose DN is new or whose key changed since ``before`` (DN -> key), with their old selves."""
+    found: list[Entry] = []
+    for entry in entries:
+        now, then = key(entry), before.get(entry.id)
+        if then != now:
+            found.extend([entry] if then is None else [entry, as_entry(Known(entry.id, then))])
+    return found
 
 
 def _field(text: str) -> str:
@@ -120,4 +140,5 @@ def advance(cursor: SyncCursor, refresh: Refresh, key: Callable[[Entry], str]) -
     return SyncCursor(refresh.cookie or cursor.cookie, known), moved
 
 
-__all__ = ["KEY_ATTRIBUTES", "PREFIX", "Known", "SyncCursor", "advance", "as_entry", "initial", "is_sync_cursor", "no_key", "user_key"]
+__all__ = ["KEY_ATTRIBUTES", "PREFIX", "Known", "SyncCursor", "advance", "as_entry", "initial", "is_sync_cursor",
+           "moved", "no_key", "pack", "unpack", "user_key"]

@@ -91,8 +91,11 @@ class EntrySyncer(ResourceSyncer):
         cursor = self._content_cursor()
         if cursor is not None:
             return cursor
-        scan = changelib.search(self.ctx, self.kind, self.search_filter())
-        return changelib.encode(changelib.newest(scan, changelib.EPOCH))
+        scan = changelib.search(self.ctx, self.kind, self.search_filter(), "", changelib.SCAN_ATTRIBUTES)
+        return changelib.encode(changelib.newest(scan, changelib.EPOCH), self._keys(scan))
+
+    def _keys(self, scan: Sequence[Entry]) -> dict[str, str]:
+        return {e.id: self.member_key(e) for e in scan}
 
     def changes(self, cursor: str) -> Changes:
         self.ctx.incremental(True)
@@ -133,16 +136,19 @@ class EntrySyncer(ResourceSyncer):
         return Changes(after.encode(), resources=[*found.values(), *self._read(sorted(named - set(found)))],
                        present=present)
 
-    def _stamp_changes(self, since: str) -> Changes:
+    def _stamp_changes(self, cursor: tuple[str, dict[str, str] | None]) -> Changes:
         """Entries stamped since the cursor, re-read; a DN-only scan for the present list."""
+        since, before = cursor
         upgrade = self._content_cursor()  # taken first: what changes during this run is listed again
         scan = changelib.search(self.ctx, self.kind, self.search_filter(), "", changelib.SCAN_ATTRIBUTES)
         self.ctx.scans[self.kind] = scan
+        if before is not None:  # the key table says which entries groups name differently now
+            self.ctx.moved[self.kind] = content.moved(before, scan, self.member_key)
         present = {e.id for e in scan}
         changed = {e.id for e in scan if changelib.at_or_after(changelib.stamp_of(e), since)}
         changed |= self.named_members_changed(since) & present
-        cursor = upgrade or changelib.encode(changelib.newest(scan, since))
-        return Changes(cursor, resources=self._read(sorted(changed)), present=sorted(present))
+        cursor_after = upgrade or changelib.encode(changelib.newest(scan, since), self._keys(scan))
+        return Changes(cursor_after, resources=self._read(sorted(changed)), present=sorted(present))
 
     def _read(self, ids: Sequence[str]) -> Sequence[resource_pb2.Resource]:
         found = (self.get(model.resource_id(self.resource_type.id, i)) for i in ids)
@@ -204,18 +210,18 @@ class MembershipSyncer(EntrySyncer):
         if len(principals) > changelib.MAX_REFERENCED:
             naming = ""
         else:
-            naming = changelib.naming(self.member_attributes, principals, self._lost_names(since, principals))
+            naming = changelib.naming(self.member_attributes, principals, self._lost_names(principals))
         return {e.id for e in changelib.search(self.ctx, self.kind, self.search_filter(), naming, ("1.1",))}
 
-    def _lost_names(self, since: str, principals: Sequence[Entry]) -> bool:
-        """Whether a changed user may have lost a uid or gidNumber that a group names: by timestamps the old
-        values are unknown (every group naming users by uid or gidNumber is re-read then); a content refresh
-        lists users as they were too."""
+    def _lost_names(self, principals: Sequence[Entry]) -> bool:
+        """Whether a changed user may have lost a uid or gidNumber that a group names unseen: only when the
+        users' cursor had no key table (an older run's; every group naming users by uid or gidNumber is re-read
+        then); with one, the changed users are listed as they were too."""
         return "user" not in self.ctx.moved and any(e.first("uid") or e.first("gidNumber") for e in principals)
 
     def _changed_principals(self, kind: str, kind_filter: str, since: str) -> list[Entry]:
         """Users or groups that changed since ``since``, as this run's change listing of that kind found them:
-        a content refresh's entries with a new DN or key, else the entries a stamp scan found newer
+        entries with a new DN or key (and as they were), else (no key table) the entries a stamp scan found newer
         (scanned now if that syncer has not run)."""
         moved = self.ctx.moved.get(kind)
         if moved is not None:
