@@ -38,8 +38,9 @@ class Known:
 
 
 def user_key(entry: Entry) -> str:
-    """What a group's member resolution reads of a user: its uids (``memberUid``) and primary group."""
-    return "|".join(sorted(v.lower() for v in entry.values("uid"))) + ";" + (entry.first("gidNumber") or "")
+    """What a group's member resolution reads of a user: its uids (``memberUid``) and primary group.
+    Spelled as stored (``memberUid`` matches case-exactly, so a filter for an old uid must keep its case)."""
+    return "|".join(sorted(entry.values("uid"))) + ";" + (entry.first("gidNumber") or "")
 
 
 def as_entry(known: Known) -> Entry:
