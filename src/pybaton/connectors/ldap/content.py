@@ -27,6 +27,7 @@ from pybaton.errors import CursorExpiredError
 
 PREFIX = "rfc4533:"
 KEY_ATTRIBUTES = ("uid", "gidNumber")  # what the keys are made of (the initial refresh reads only these)
+UID_SEPARATOR = "\x1f"  # between a user's uids in its key (a character no uid holds)
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,13 @@ class Known:
 def user_key(entry: Entry) -> str:
     """What a group's member resolution reads of a user: its uids (``memberUid``) and primary group.
     Spelled as stored (``memberUid`` matches case-exactly, so a filter for an old uid must keep its case)."""
-    return "|".join(sorted(entry.values("uid"))) + ";" + (entry.first("gidNumber") or "")
+    return UID_SEPARATOR.join(sorted(entry.values("uid"))) + ";" + (entry.first("gidNumber") or "")
 
 
 def as_entry(known: Known) -> Entry:
     """An entry as the cursor last saw it (DN, uids, gidNumber): what groups named it by before a change."""
-    uids, _, gid = known.key.partition(";")
-    attrs = {"uid": [u for u in uids.split("|") if u], "gidnumber": [gid] if gid else []}
+    uids, _, gid = known.key.rpartition(";")  # a gidNumber is a number: the last ";" ends the uids
+    attrs = {"uid": [u for u in uids.split(UID_SEPARATOR) if u], "gidnumber": [gid] if gid else []}
     return Entry(known.id, attrs)
 
 
