@@ -2,7 +2,10 @@
 
 1. ``ldap``: a real OpenLDAP with 10,000 users and 500 groups (bench_ldap's shape);
    a full sync, then 10 changed entries (attributes, memberships, a delete) and
-   ``pybaton sync ldap --incremental``, each timed in a child process.
+   ``pybaton sync ldap --incremental``, each timed in a child process; once with the
+   syncprov overlay (RFC 4533: the sync cookie) and once without (entryCSN and a DN
+   scan). A second incremental run in this process is timed phase by phase (change
+   listing, re-reading, compaction, expansion, saving; the rest is interpreter start).
    Target: incremental ≤ 1 s (the full sync takes several seconds).
 2. ``scale``: the synthetic ``scale`` shape (``--scale 1`` = 100k users, 10k groups
    nested 5 deep, 1M direct grants, ~3M grants after expansion); one membership
@@ -10,11 +13,13 @@
    (incremental re-expansion and compaction included), timed in this process
    (wall and CPU). Target: ≤ 3 s at scale 1.
 
-3. ``watch``: ``pybaton reconcile --watch`` on a two-system workspace (the demo company as
-   identity provider, a second demo database as the app, a leavers policy): a person
-   disabled in the identity provider, until their last grant in the app is gone.
-   Target (issue: LDAP → PostgreSQL workspace): <= 10 s. This measures the demo pair,
-   whose event feed the watch polls; LDAP and PostgreSQL have no feed (interval sweeps).
+3. ``watch``: ``pybaton reconcile --watch`` on the reconcile end-to-end shape — OpenLDAP
+   (syncprov) as identity provider, PostgreSQL as the app, a birthright role for
+   Engineering and a leavers policy that disables the login: a person disabled in LDAP,
+   until PostgreSQL (its catalogs) shows no membership and no login for them. LDAP has no
+   event feed, so the watch's sweep (``--interval 2s``) syncs it incrementally, by the
+   sync cookie. Target: <= 10 s. Then the same on the demo pair (the demo company as
+   identity provider and as app), whose event feed the watch polls every 0.5 s.
 
 Usage: python bench/bench_incremental.py [ldap|scale|watch ...] [--scale F]
 """
@@ -22,24 +27,30 @@ Usage: python bench/bench_incremental.py [ldap|scale|watch ...] [--scale F]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import os
 import random
+import resource
 import sqlite3
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from _measure import PYBATON, measure_sync
 from bench_ldap import BASE, directory
 
 from pybaton.connector import Changes, Page, PageToken
+from pybaton.connectors.ldap import LdapConfig, LdapConnector
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector
 from pybaton.connectors.scale.connector import GroupSyncer, ScaleSyncer
 from pybaton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from pybaton.sync import SyncOptions, sync
-from pybaton.testing.servers import SlapdServer
+from pybaton.testing.servers import PostgresServer, SlapdServer
+from pybaton.testing.servers.slapd_syncprov import SyncprovSlapdServer
 
 
 def calibration() -> float:
@@ -65,19 +76,95 @@ def ldap_changes(slapd: SlapdServer, rng: random.Random) -> None:
                      f"dn: uid=u{users[6]:05d},ou=people,{BASE}\nchangetype: delete\n")
 
 
+# What the in-process breakdown times: (module, attribute, label). Missing ones are skipped, so the
+# breakdown survives the engine's functions being renamed or split.
+PHASES = (
+    ("pybaton.sync.incremental", "IncrementalSync._collect", "change listing (connector)"),
+    ("pybaton.sync.incremental", "IncrementalSync._write_upserts", "re-reading changed entries (connector)"),
+    ("pybaton.sync.incremental", "mark_gone", "compaction"),
+    ("pybaton.sync.incremental", "holders_of_gone", "compaction"),
+    ("pybaton.sync.incremental", "_write_deletions", "compaction"),
+    ("pybaton.sync.incremental", "_compact", "compaction"),
+    ("pybaton.sync.expand", "expand_sync", "expansion"),
+    ("pybaton.sync.engine", "SyncEngine._check_integrity", "integrity check"),
+    ("pybaton.c1z.file", "C1ZFile.save", "saving the .c1z"),
+    ("pybaton.c1z.file", "C1ZFile.open", "opening the .c1z"),
+    ("pybaton.sync.incremental", "IncrementalSync._finish", "finishing the runs (stats)"),
+    ("pybaton.sync.engine", "SyncEngine._cleanup_old_syncs", "dropping old runs"),
+    # Inside "re-reading changed entries": the LDAP reads alone (members, and their resolution).
+    ("pybaton.connectors.ldap.syncers", "MembershipSyncer._principals", "of which LDAP group reads"),
+)
+
+
+@contextlib.contextmanager
+def timed_phases(spent: dict[str, tuple[float, float]]) -> Iterator[None]:
+    """Wrap the engine's phases (see PHASES) to add their wall and CPU time into ``spent`` while inside."""
+    undo: list[tuple[Any, str, Any]] = []
+    for module_name, dotted, label in PHASES:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = dotted.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        original = getattr(owner, name, None) if owner is not None else None
+        if original is None:
+            continue
+
+        def wrapper(*args: Any, _original: Any = original, _label: str = label, **kwargs: Any) -> Any:
+            started, cpu = time.perf_counter(), time.process_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                wall0, cpu0 = spent.get(_label, (0.0, 0.0))
+                spent[_label] = (wall0 + time.perf_counter() - started, cpu0 + time.process_time() - cpu)
+
+        undo.append((owner, name, vars(owner).get(name, original)))  # the raw descriptor (a classmethod)
+        setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+
+
+def breakdown(slapd: SlapdServer, out: Path) -> tuple[float, float, dict[str, tuple[float, float]]]:
+    """One more incremental run (10 other changed entries), in this process, timed phase by phase."""
+    time.sleep(1.1)
+    ldap_changes(slapd, random.Random(8))
+    connector = LdapConnector(LdapConfig.model_validate({"url": slapd.url, "bind_dn": slapd.bind_dn,
+                                                         "password": slapd.bind_password, "base_dn": BASE}))
+    spent: dict[str, tuple[float, float]] = {}
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    try:
+        with timed_phases(spent):
+            sync(connector, out, SyncOptions(incremental=True))
+    finally:
+        connector.close()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return (time.perf_counter() - started, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+            spent)
+
+
 def bench_ldap(users: int, groups: int) -> None:
-    with SlapdServer(loglevel="none") as slapd, tempfile.TemporaryDirectory() as tmp:
-        directory(slapd, users, groups, random.Random(6))
-        out = Path(tmp) / "ldap.c1z"
-        env = {**os.environ, "BATON_PASSWORD": slapd.bind_password}
-        flags = ["ldap", "--url", slapd.url, "--bind-dn", slapd.bind_dn, "--base-dn", BASE, "--page-size", "500"]
-        full = measure_sync(flags, out, env)
-        time.sleep(1.1)  # modifyTimestamp has one-second resolution
-        ldap_changes(slapd, random.Random(7))
-        inc = measure_sync([*flags, "--incremental"], out, env)
-        print(f"ldap ({users:,} users, {groups} groups, 10 changed entries): full sync {full.seconds:.1f} s, "
-              f"incremental {inc.seconds:.2f} s (CPU {inc.cpu_seconds:.2f} s), {inc.count('grants'):,} grants "
+    """Both ways of listing changes: RFC 4533 (syncprov) and timestamps with a DN scan (plain slapd)."""
+    for label, server in (("RFC 4533 sync cookie, syncprov", SyncprovSlapdServer),
+                          ("entryCSN + DN scan, no syncprov", SlapdServer)):
+        with server(loglevel="none") as slapd, tempfile.TemporaryDirectory() as tmp:
+            directory(slapd, users, groups, random.Random(6))
+            out = Path(tmp) / "ldap.c1z"
+            env = {**os.environ, "BATON_PASSWORD": slapd.bind_password}
+            flags = ["ldap", "--url", slapd.url, "--bind-dn", slapd.bind_dn, "--base-dn", BASE, "--page-size", "500"]
+            full = measure_sync(flags, out, env)
+            time.sleep(1.1)  # modifyTimestamp has one-second resolution
+            ldap_changes(slapd, random.Random(7))
+            inc = measure_sync([*flags, "--incremental"], out, env)
+            wall, cpu, spent = breakdown(slapd, out)
+        parts = ", ".join(f"{name} {w:.2f} s (CPU {c:.2f} s)" for name, (w, c) in spent.items())
+        outer = [w for name, (w, _c) in spent.items() if not name.startswith("of which")]
+        print(f"ldap [{label}] ({users:,} users, {groups} groups, 10 changed entries): full sync {full.seconds:.1f} s, "
+              f"incremental {inc.seconds:.2f} s wall (CPU {inc.cpu_seconds:.2f} s), {inc.count('grants'):,} grants "
               f"[target: incremental <= 1 s]")
+        print(f"  in process (no interpreter start): {wall:.2f} s wall, CPU {cpu:.2f} s — {parts}, "
+              f"other {wall - sum(outer):.2f} s")
 
 
 class ChangingGroups(GroupSyncer):
@@ -178,6 +265,86 @@ def bench_watch() -> None:
               f"{seconds:.1f} s ({left} grants left) [target: <= 10 s]")
 
 
+LDAP_PG_POLICY = """birthright:
+  - {name: eng-db, when: 'department == "Engineering"', system: pg, entitlement: "role:bench_eng:member",
+     create_account: true}
+leavers:
+  - {name: leavers-db, systems: [pg], account: disable}
+"""
+
+
+def ldap_pg_workspace(slapd: SlapdServer, people: int) -> str:
+    """The reconcile end-to-end shape (tests/test_reconcile_servers.py): LDAP people drive PostgreSQL roles."""
+    ldif = [f"dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people\n\n"]
+    ldif += [f"dn: uid=p{i:04d},ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: p{i:04d}\ncn: Person {i}\n"
+             f"sn: {i}\nmail: p{i:04d}@example.org\ndepartmentNumber: {'Engineering' if i % 2 == 0 else 'Sales'}\n"
+             "employeeType: active\n\n" for i in range(people)]
+    slapd.ldapadd("".join(ldif))
+    return f"""data_dir: data
+policies: [policy.yaml]
+identity: {{rules: [email, login]}}
+brake: {{max_revocations: 50, max_percent: 100}}
+systems:
+  ldap:
+    connector: ldap
+    identity_provider: true
+    read_only: true
+    incremental: true
+    attributes: {{department: departmentNumber}}
+    config: {{url: "{slapd.url}", base_dn: "{BASE}", bind_dn: "{slapd.bind_dn}", password_env: BENCH_LDAP_PASSWORD,
+              disabled_attribute: employeeType, disabled_values: [disabled]}}
+  pg:
+    connector: postgres
+    config: {{dsn_env: BENCH_PG_DSN, databases: [postgres]}}
+    protected: ["role:public:*"]
+    disable: {{revoke: "cluster:cluster:login"}}
+"""
+
+
+def _pg_access(pg: PostgresServer, login: str) -> tuple[int, str]:
+    """Role memberships of ``login`` and whether it can log in (``t``/``f``), from the server's catalogs."""
+    members = pg.psql(f"SELECT count(*) FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member "
+                      f"WHERE u.rolname = '{login}';")
+    return int(members.strip()), pg.psql(f"SELECT rolcanlogin FROM pg_roles WHERE rolname = '{login}';").strip()
+
+
+def bench_watch_ldap(people: int = 200, interval: str = "2s") -> None:
+    """``reconcile --watch`` on LDAP (syncprov) -> PostgreSQL: a person disabled in LDAP, until PostgreSQL
+    shows no role membership and no login for them. LDAP has no event feed: the watch's sweep every
+    ``interval`` syncs it incrementally (the sync cookie)."""
+    with SyncprovSlapdServer(loglevel="none") as slapd, PostgresServer() as pg, \
+            tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "pybaton.yaml").write_text(ldap_pg_workspace(slapd, people))
+        (root / "policy.yaml").write_text(LDAP_PG_POLICY)
+        pg.psql("CREATE ROLE bench_eng NOLOGIN;")
+        env = {**os.environ, "BENCH_LDAP_PASSWORD": slapd.bind_password, "BENCH_PG_DSN": pg.dsn()}
+        ws = ["-w", str(root / "pybaton.yaml")]
+        subprocess.run([*PYBATON, "reconcile", "--once", "-p", *ws], check=True, capture_output=True, env=env)
+        login = "p0000"
+        before = _pg_access(pg, login)
+        rusage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        watch = subprocess.Popen([*PYBATON, "reconcile", "--watch", "-p", "--poll", "0.5", "--interval", interval,
+                                  *ws], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            assert watch.stdout is not None
+            watch.stdout.readline()  # "watching ..."
+            slapd.ldapmodify(f"dn: uid={login},ou=people,{BASE}\nchangetype: modify\nreplace: employeeType\n"
+                             "employeeType: disabled\n")
+            changed = time.perf_counter()
+            while _pg_access(pg, login) != (0, "f") and time.perf_counter() - changed < 120:
+                time.sleep(0.1)
+            seconds = time.perf_counter() - changed
+        finally:
+            watch.terminate()
+            watch.wait(60)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - rusage.ru_utime - rusage.ru_stime
+        print(f"reconcile --watch (LDAP syncprov -> PostgreSQL, {people} people, --interval {interval}): person "
+              f"disabled in LDAP -> PostgreSQL membership and login gone in {seconds:.1f} s (before: {before}, "
+              f"after: {_pg_access(pg, login)}; watch process CPU {cpu:.1f} s over its life) [target: <= 10 s]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("parts", nargs="*", default=["ldap", "scale", "watch"])
@@ -191,6 +358,7 @@ def main() -> None:
     if "scale" in args.parts:
         bench_scale(args.scale)
     if "watch" in args.parts:
+        bench_watch_ldap()
         bench_watch()
 
 

@@ -3,18 +3,23 @@ for the person it concerns only (drift from before the watch is left to ``reconc
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from provision_helpers import Cli
 from reconcile_support import WorkspaceDir, audit, demo_pair, demo_rows
+from test_reconcile_servers import Company
 
 from pybaton.c1z import C1ZFile
 from pybaton.reconcile.plan import Action, Kind, Plan
 from pybaton.reconcile.watch import only_touched
+from pybaton.testing.servers import PostgresServer
+from pybaton.testing.servers.slapd_syncprov import SyncprovSlapdServer
 
 
 def set_status(db: Path, login: str, status: str) -> None:
@@ -92,3 +97,44 @@ def test_workspace_system_marked_incremental_syncs_incrementally(tmp_path: Path,
     assert run_types(ws.data_dir / "app.c1z") == ["full", "full"]
     leavers = [a for a in ws.plan()["actions"] if "ada.lovelace" in a["target"]]
     assert leavers and {a["kind"] for a in leavers} == {"revoke"}
+
+
+@pytest.fixture(scope="module")
+def syncprov_server() -> Iterator[SyncprovSlapdServer]:
+    with SyncprovSlapdServer() as server:
+        yield server
+
+
+@pytest.mark.servers
+@pytest.mark.xdist_group("reconcile-servers")
+def test_a_person_disabled_in_ldap_loses_postgres_access_through_the_watch(
+        tmp_path: Path, cli: Cli, syncprov_server: SyncprovSlapdServer, postgres_server: PostgresServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """LDAP (syncprov: the sync cookie) as identity provider, PostgreSQL as the app: the watch's sweep syncs
+    LDAP incrementally, sees Ada disabled, and revokes her role membership and login in PostgreSQL."""
+    c = Company(tmp_path, cli, syncprov_server, postgres_server, monkeypatch)
+    try:
+        c.ws.workspace["systems"]["ldap"]["incremental"] = True
+        c.ws.write()
+        c.ws.reconcile()
+        assert c.login("ada") in c.members() and c.can_login("ada") is True
+        proc = c.ws.subprocess("reconcile", "--watch", "-p", "--poll", "0.2", "--interval", "1s")
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith("watching demo; every system every 1s")
+            c.set_status("ada", "disabled")
+            changed = time.monotonic()
+            while (c.memberships("ada") or c.can_login("ada")) and time.monotonic() - changed < 120:
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _out, err = proc.communicate(timeout=60)
+        assert c.memberships("ada") == 0 and c.can_login("ada") is False, err
+        assert c.login("bob") not in c.members() and c.can_login("bob") is True  # Bob (Sales) untouched
+        ldap_runs = run_types(c.ws.data_dir / "ldap.c1z")
+        assert ldap_runs[-3:] == ["partial_upserts", "partial_deletions", "full"], ldap_runs
+        assert any(line.get("result") == "revoked" and c.login("ada") in json.dumps(line)
+                   for line in audit(c.ws.data_dir / "pg.c1z.audit.jsonl"))
+        assert proc.returncode == 0, err
+    finally:
+        c.cleanup()

@@ -225,7 +225,7 @@ class LdapClient:
         if code != SUCCESS:
             raise FatalError(f"ldap at {self.config.endpoint}: search under {search.base!r} failed: "
                              f"{result.get('description')} {result.get('message') or ''}".rstrip())
-        entries = [_entry(r) for r in conn.response or [] if r.get("type") == "searchResEntry"]
+        entries = [to_entry(r) for r in conn.response or [] if r.get("type") == "searchResEntry"]
         control = (result.get("controls") or {}).get(PAGED_RESULTS_OID) or {}
         return entries, bytes(control.get("value", {}).get("cookie") or b"")
 
@@ -282,6 +282,23 @@ class LdapClient:
                 if not cookie:
                     return
 
+    def controlled(self, search: Search,
+                   controls: Sequence[tuple[str, bool, bytes]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """One unpaged search with request ``controls``: every response message (entries, intermediate
+        messages, with their controls) and the result, for the caller to read (RFC 4533 refreshes).
+        Aliases are not dereferenced: a sync search must not (OpenLDAP's syncprov refuses it)."""
+        with self.connection() as conn:
+            conn.search(search.base, search.filter, search_scope=SCOPES[search.scope],
+                        dereference_aliases=ldap3.DEREF_NEVER,
+                        attributes=list(search.attributes) or ldap3.NO_ATTRIBUTES, controls=list(controls))
+            return list(conn.response or []), dict(conn.result or {})
+
+    def supported_controls(self) -> frozenset[str]:
+        """The ``supportedControl`` OIDs of the root DSE (empty when the server does not say)."""
+        with self.connection() as conn:
+            found, _ = self._fetch(conn, Search("", "(objectClass=*)", "base", ("supportedControl",)), b"", 0)
+        return frozenset(found[0].values("supportedControl")) if found else frozenset()
+
     def read(self, dn: str, attributes: Sequence[str]) -> Entry | None:
         """The entry at ``dn`` (None when there is none)."""
         with self.connection() as conn:
@@ -312,7 +329,8 @@ class LdapClient:
             return _result(conn)
 
 
-def _entry(raw: dict[str, Any]) -> Entry:
+def to_entry(raw: dict[str, Any]) -> Entry:
+    """An ldap3 response message as an :class:`Entry` (values as text, attribute names lower-case)."""
     attrs: dict[str, list[str]] = {}
     for name, values in (raw.get("attributes") or {}).items():
         listed = values if isinstance(values, list) else [values]

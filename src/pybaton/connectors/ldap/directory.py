@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf import timestamp_pb2
 
@@ -58,6 +58,21 @@ def user_attributes(config: LdapConfig) -> tuple[str, ...]:
 
 # -- the index -------------------------------------------------------------------------------------
 
+class Resolver(Protocol):
+    """Turns what a group names (DNs, uids, a primary gidNumber) into users and groups."""
+
+    def prepare(self, entry: Entry, attributes: Sequence[str]) -> None:
+        """Look up at once what ``entry`` names (a lazy resolver's batching hook)."""
+
+    def principal(self, member_dn: str) -> resource_pb2.ResourceId | None: ...
+
+    def user_of_uid(self, uid: str) -> str | None: ...
+
+    def users_of_gid(self, gid: str) -> tuple[str, ...]: ...
+
+    def parent_of(self, entry_id: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class DirectoryIndex:
     users: frozenset[str]
@@ -82,6 +97,15 @@ class DirectoryIndex:
         """The organizational unit an entry sits in, when OUs are synced."""
         parent = dnlib.parent(entry_id)
         return parent if parent in self.org_units else None
+
+    def prepare(self, entry: Entry, attributes: Sequence[str]) -> None:
+        """Nothing to do: the whole directory is indexed."""
+
+    def user_of_uid(self, uid: str) -> str | None:
+        return self.by_uid.get(uid.lower())
+
+    def users_of_gid(self, gid: str) -> tuple[str, ...]:
+        return self.by_gid.get(gid, ())
 
 
 def build_index(client: LdapClient, config: LdapConfig) -> DirectoryIndex:
@@ -166,7 +190,7 @@ def _profile(entry: Entry, names: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def _with_parent(res: resource_pb2.Resource, entry: Entry, index: DirectoryIndex | None) -> resource_pb2.Resource:
+def _with_parent(res: resource_pb2.Resource, entry: Entry, index: Resolver | None) -> resource_pb2.Resource:
     parent = index.parent_of(entry.id) if index is not None else None
     if parent is not None:
         res.parent_resource_id.CopyFrom(model.resource_id(ORG_UNIT.id, parent))
@@ -174,7 +198,7 @@ def _with_parent(res: resource_pb2.Resource, entry: Entry, index: DirectoryIndex
     return res
 
 
-def user_resource(entry: Entry, config: LdapConfig, index: DirectoryIndex | None = None) -> resource_pb2.Resource:
+def user_resource(entry: Entry, config: LdapConfig, index: Resolver | None = None) -> resource_pb2.Resource:
     login, aliases = _login(entry, config)
     human = any(entry.has_class(c) for c in _HUMAN_CLASSES) and not entry.has_class("computer")
     trait = model.user_trait(
@@ -196,7 +220,7 @@ def _set_times(trait: annotation_trait_pb2.UserTrait, entry: Entry) -> None:
         trait.last_login.CopyFrom(last)
 
 
-def group_resource(entry: Entry, index: DirectoryIndex | None = None) -> resource_pb2.Resource:
+def group_resource(entry: Entry, index: Resolver | None = None) -> resource_pb2.Resource:
     profile = {"gid": entry.first("gidNumber"), "dn": entry.dn, "description": entry.first("description"),
                "object_classes": entry.values("objectClass")}
     name = entry.first("cn") or _rdn(entry)
@@ -205,14 +229,14 @@ def group_resource(entry: Entry, index: DirectoryIndex | None = None) -> resourc
     return _with_parent(res, entry, index)
 
 
-def role_resource(entry: Entry, index: DirectoryIndex | None = None) -> resource_pb2.Resource:
+def role_resource(entry: Entry, index: Resolver | None = None) -> resource_pb2.Resource:
     name = entry.first("cn") or _rdn(entry)
     res = model.resource(ROLE, entry.id, name, description=entry.first("description") or "",
                          traits=[model.role_trait({"dn": entry.dn, "description": entry.first("description")})])
     return _with_parent(res, entry, index)
 
 
-def org_unit_resource(entry: Entry, index: DirectoryIndex) -> resource_pb2.Resource:
+def org_unit_resource(entry: Entry, index: Resolver) -> resource_pb2.Resource:
     res = model.resource(ORG_UNIT, entry.id, entry.first("ou") or _rdn(entry),
                          description=entry.first("description") or "",
                          child_types=(ORG_UNIT.id, USER.id, GROUP.id, ROLE.id))
@@ -230,15 +254,16 @@ def unique_member_dn(value: str) -> str:
     return head if sep and tail.startswith("'") and tail.endswith("'B") else value
 
 
-def member_principals(entry: Entry, index: DirectoryIndex,
+def member_principals(entry: Entry, index: Resolver,
                       attributes: Sequence[str]) -> tuple[list[resource_pb2.ResourceId], int]:
     """Everyone an entry (group or role) lists in ``attributes``, resolved through the index, sorted;
     and how many values named nothing we sync (dangling DNs, unknown uids)."""
     found: dict[tuple[str, str], resource_pb2.ResourceId] = {}
     unknown = 0
+    index.prepare(entry, attributes)
     for attr in attributes:
         if attr.lower() == "memberuid":
-            resolved = [_user(index.by_uid.get(v.lower())) for v in entry.values(attr)]
+            resolved = [_user(index.user_of_uid(v)) for v in entry.values(attr)]
         else:
             resolved = [index.principal(unique_member_dn(v)) for v in entry.values(attr)]
         for rid in resolved:
@@ -248,7 +273,7 @@ def member_principals(entry: Entry, index: DirectoryIndex,
                 found[(rid.resource_type, rid.resource)] = rid
     gid = entry.first("gidNumber")
     if gid and "memberuid" in (a.lower() for a in attributes):
-        for user_id in index.by_gid.get(gid, ()):
+        for user_id in index.users_of_gid(gid):
             found[(USER.id, user_id)] = model.resource_id(USER.id, user_id)
     return [found[k] for k in sorted(found)], unknown
 
