@@ -10,16 +10,17 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from pybaton.c1z.expandable import ExpandableGrant, ExpansionRecord, expandable_grant, expansion_records
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.c1z.syncs import SyncRun
-from pybaton.c1z.writer import resource_key
 from pybaton.errors import C1ZFormatError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+if TYPE_CHECKING:  # the expansion readers import these when called: a listing never needs them
+    from pybaton.c1z.expandable import ExpandableGrant, ExpansionRecord
 
 M = TypeVar("M", bound=Message)
 
@@ -82,6 +83,8 @@ class SyncReader:
         return self._messages(resource_pb2.Resource.FromString, "v1_resources", where, args)
 
     def resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
+        from pybaton.c1z.writer import resource_key  # the writer's modules are no cold start's business
+
         return next(self._messages(resource_pb2.Resource.FromString, "v1_resources", " and external_id = ?",
                                    (resource_key(resource_type, resource_id),)), None)
 
@@ -138,10 +141,14 @@ class SyncReader:
     def expansion_records(self) -> Iterator[ExpansionRecord]:
         """Every expandable grant as stored (``expansion`` column, then legacy in-grant annotations),
         without decoding (for bulk copies such as the warehouse's loads)."""
+        from pybaton.c1z.expandable import expansion_records
+
         with sqlite_errors(self.c1z.path):
             yield from expansion_records(self._conn, self.sync_id)
 
     def expandable_grants(self) -> Iterator[ExpandableGrant]:
+        from pybaton.c1z.expandable import expandable_grant
+
         return map(expandable_grant, self.expansion_records())
 
     # -- counts --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pybaton.c1z import SyncReader, access
+from pybaton.c1z.reader import SyncReader
 from pybaton.c1z.syncs import parse_time
 from pybaton.cli.outputs import GrantParts
 from pybaton.cli.render import Column
@@ -115,5 +115,7 @@ def principal_access_column(reader: SyncReader, entitlement_id: str) -> Column[R
 
     Build it while the reader is open and append it to the listing's columns.
     """
+    from pybaton.c1z import access
+
     marks = access.principal_marks(reader, entitlement_id)
     return Column("Access", "access", lambda r: marks.get((r.resource.id.resource_type, r.resource.id.resource), ""))

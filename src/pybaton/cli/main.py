@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -43,6 +42,8 @@ def __getattr__(name: str) -> Any:
 def _unexpected(exc: Exception) -> int:
     """A bug, not a user mistake: still one line, with the traceback only on request."""
     if os.environ.get("PYBATON_TRACEBACK"):
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     error_line(f"unexpected {type(exc).__name__}: {exc} (set PYBATON_TRACEBACK=1 for details)")
     return 1
