@@ -65,6 +65,7 @@ class RowEncoder:
         # Keyed by type and bytes: messages of different types can share their bytes.
         self._parts: dict[tuple[str, bytes], str | None] = {}
         self._shared: dict[int, tuple[Message, str]] = {}
+        self._plans: dict[str, dict[int, tuple[str, type[Message] | None]]] = {}
 
     def encode(self, msg: Message) -> str:
         if msg.DESCRIPTOR.file.package == "google.protobuf":
@@ -77,13 +78,59 @@ class RowEncoder:
     def grant_output(self, parts: GrantParts) -> str:
         """The text of ``outputs.grant_output(parts)``, without building it: the looked-up parts are
         shared objects, so their text is remembered by identity."""
-        grant = self.encode(parts[0])
-        texts = [self._shared_text(part) for part in parts[1:]]
+        grant = self._stored_text(parts.grant, parts.data)
+        texts = [self._shared_text(part) for part in parts[1:5]]
         if grant == "{}" or "{}" in texts:  # an empty part: presence rules are the reference's business
             return self.encode(grant_output(parts))
         ent, res, rtype, principal = texts
         return (f'{{"grant": {grant}, "entitlement": {ent}, "resource": {res}, "resourceType": {rtype}, '
                 f'"principal": {principal}}}')
+
+    def _stored_text(self, msg: Message, data: bytes) -> str:
+        """The text of ``msg``, read off ``data`` (its stored encoding) where that is in the plain form.
+
+        A grant is unique to its row, but its fields are not: its entitlement
+        and principal references repeat across rows. When ``data`` is a run of
+        fields in field-number order, each once, each a string or a plain
+        sub-message (:func:`_wire_plan`), the text is put together from the
+        sub-messages' remembered text, keyed by their bytes (which parse to
+        exactly the sub-message ``msg`` holds), without touching ``msg``. Any
+        other shape goes through :meth:`encode`.
+        """
+        plan = self._plans.get(msg.DESCRIPTOR.full_name)
+        if plan is None:
+            plan = self._plans[msg.DESCRIPTOR.full_name] = _wire_plan(msg)
+        fields = _split_fields(data) if data and plan else None
+        if fields is None:
+            return self.encode(msg)
+        pieces: list[str] = []
+        for number, raw in fields:
+            spec = plan.get(number)
+            if spec is None:
+                return self.encode(msg)
+            name, factory = spec
+            if factory is None:  # a string: proto3 leaves an empty one out
+                try:
+                    value = raw.decode()
+                except UnicodeDecodeError:
+                    return self.encode(msg)
+                if not value:
+                    continue
+                text = _dumps(value)
+            else:
+                text = self._raw_part(factory, raw)
+            pieces.append(f'"{name}": {text}')
+        return "{" + ", ".join(pieces) + "}"
+
+    def _raw_part(self, factory: type[Message], raw: bytes) -> str:
+        """The text of a plain sub-message stored as ``raw`` (remembered like :meth:`_part`'s)."""
+        key = (factory.DESCRIPTOR.full_name, raw)
+        found = self._parts.get(key)
+        if found is None:
+            if len(self._parts) >= self._limit:
+                self._parts.clear()
+            found = self._parts[key] = self.encode(factory.FromString(raw))
+        return found
 
     def _shared_text(self, part: Message) -> str:
         found = self._shared.get(id(part))
@@ -146,15 +193,84 @@ class RowEncoder:
         return found
 
     def _any(self, value: any_pb2.Any) -> str | None:
-        if not keep_any(value):
-            return None
         payload = resolve_any(value)
+        if payload is None:
+            return None
+        if _may_hold_any(payload.DESCRIPTOR):  # an Any inside may need dropping first
+            if not keep_any(value):
+                return None
+            payload = resolve_any(value)
         if payload is None or payload.DESCRIPTOR.file.package == "google.protobuf":
             return reference_text(value)
         try:
             return self._fields(payload, [f'"@type": {_dumps(value.type_url)}'])
         except _Fallback:
             return reference_text(value)
+
+
+def _wire_plan(msg: Message) -> dict[int, tuple[str, type[Message] | None]]:
+    """The fields :meth:`RowEncoder._stored_text` may read off the wire: field number -> (JSON name,
+    message class, or None for a string). Singular strings without presence, and singular messages that
+    are neither well-known types nor ``Any`` (whose JSON has rules of its own)."""
+    plan: dict[int, tuple[str, type[Message] | None]] = {}
+    for field in msg.DESCRIPTOR.fields:
+        if field.is_repeated or field.number >= 16:  # one-byte tags only
+            continue
+        if field.type == _STRING and not field.has_presence:
+            plan[field.number] = (field.json_name, None)
+        elif field.type == _MESSAGE and field.message_type is not None \
+                and field.message_type.file.package != "google.protobuf":
+            plan[field.number] = (field.json_name, type(getattr(msg, field.name)))
+    return plan
+
+
+def _split_fields(data: bytes) -> list[tuple[int, bytes]] | None:
+    """``data``'s top-level fields when all are length-delimited, one-byte-tagged and in strictly rising
+    field-number order (how protobuf writes a message); None for any other shape."""
+    fields: list[tuple[int, bytes]] = []
+    last = 0
+    i, size = 0, len(data)
+    try:
+        while i < size:
+            tag = data[i]
+            number = tag >> 3
+            if tag & 0x87 != 2 or number <= last:  # multi-byte tag, not length-delimited, repeated, reordered
+                return None
+            length, shift = 0, 0
+            i += 1
+            while data[i] & 0x80:
+                length |= (data[i] & 0x7F) << shift
+                shift += 7
+                i += 1
+            length |= data[i] << shift
+            i += 1
+            if i + length > size:
+                return None
+            fields.append((number, data[i:i + length]))
+            i += length
+            last = number
+    except IndexError:
+        return None
+    return fields
+
+
+_HOLDS_ANY: dict[str, bool] = {}
+
+
+def _may_hold_any(desc: Any) -> bool:
+    """Whether a message of this type can contain an ``Any`` at any depth (every type its fields reach)."""
+    name: str = desc.full_name
+    found = _HOLDS_ANY.get(name)
+    if found is None:
+        seen: set[str] = set()
+        stack = [desc]
+        while stack:
+            current = stack.pop()
+            if current.full_name not in seen:
+                seen.add(current.full_name)
+                stack.extend(f.message_type for f in current.fields if f.message_type is not None)
+        found = _HOLDS_ANY[name] = _ANY in seen
+    return found
 
 
 def stream_json(field: str, items: Iterable[Message]) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from pybaton.c1z import SyncReader, SyncRun
+from pybaton.c1z.reader import ResourceRows
 from pybaton.c1z.syncs import nanos_of, parse_time
 from pybaton.pb.baton.v1 import outputs_pb2
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -39,6 +40,15 @@ class Lookups:
         self._types: dict[str, resource_pb2.ResourceType] = {}
         self._resources: dict[tuple[str, str], resource_pb2.Resource] = {}
         self._entitlements: dict[str, entitlement_pb2.Entitlement] = {}
+        self._all_resources: ResourceRows | None = None
+
+    def preload_resources(self) -> None:
+        """Read every resource row now, in one scan: for listings that look up most of them."""
+        self._all_resources = self.reader.all_resources()
+
+    def _find_resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
+        source = self._all_resources or self.reader
+        return source.resource(resource_type, resource_id)
 
     def resource_type(self, type_id: str) -> resource_pb2.ResourceType:
         if type_id not in self._types:
@@ -51,8 +61,11 @@ class Lookups:
 
     def resource(self, rid: resource_pb2.ResourceId) -> resource_pb2.Resource:
         key = (rid.resource_type, rid.resource)
+        cached = self._resources.get(key)
+        if cached is not None:
+            return cached
         if key not in self._resources:
-            found = self.reader.resource(*key) if rid.resource_type else None
+            found = self._find_resource(*key) if rid.resource_type else None
             if found is None:
                 self._warn(f"unable to find resource {_fields(resource_type_id=key[0], resource_id=key[1])}")
                 found = resource_pb2.Resource(display_name=f"MISSING RESOURCE ({key[0]}:{key[1]})")
@@ -117,6 +130,7 @@ class GrantParts(NamedTuple):
     resource: resource_pb2.Resource
     resource_type: resource_pb2.ResourceType
     principal: resource_pb2.Resource
+    data: bytes = b""  # the grant as stored (its encoding), when read from a file
 
 
 def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
@@ -129,11 +143,14 @@ def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = 
     per distinct object), so callers may key caches on them.
     """
     look = Lookups(reader, warn)
+    if entitlement_id is None and resource_type is None and resource_id is None:
+        look.preload_resources()  # every grant of the file: most resources are someone's principal
     # Grants of one entitlement share its entitlement, resource and type: look them up as one.
     by_entitlement: dict[tuple[str, str, str], tuple[entitlement_pb2.Entitlement, resource_pb2.Resource,
                                                       resource_pb2.ResourceType]] = {}
-    for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
-                               resource_id=resource_id):
+    principal = look.resource
+    for grant, data in reader.grants_and_data(entitlement_id=entitlement_id, resource_type=resource_type,
+                                              resource_id=resource_id):
         ent_ref = grant.entitlement
         rid = ent_ref.resource.id
         key = (ent_ref.id, rid.resource_type, rid.resource)
@@ -141,12 +158,12 @@ def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = 
         if shared is None:
             shared = by_entitlement[key] = (look.entitlement(ent_ref.id), look.resource(rid),
                                             look.resource_type(rid.resource_type))
-        yield GrantParts(grant, *shared, look.resource(grant.principal.id))
+        yield GrantParts(grant, shared[0], shared[1], shared[2], principal(grant.principal.id), data)
 
 
 def grant_output(parts: GrantParts) -> outputs_pb2.GrantOutput:
     """One row of Go's grant listing."""
-    grant, entitlement, resource, resource_type, principal = parts
+    grant, entitlement, resource, resource_type, principal, _ = parts
     row = outputs_pb2.GrantOutput()
     row.grant.CopyFrom(grant)
     row.entitlement.CopyFrom(entitlement)

@@ -108,7 +108,8 @@ def grants(opts: Settings, entitlement_id: str | None, resource_type: str | None
             stream_grants_json(outputs.grant_parts(reader, warning_line, **selection))
         else:
             show(opts, None, Listing("Grants", "grants", columns.GRANT_COLUMNS,
-                                     outputs.grant_rows(reader, warning_line, **selection)))
+                                     outputs.grant_rows(reader, warning_line, **selection),
+                                     csv_cells=columns.grant_csv_cells))
 
 
 def principals(opts: Settings, entitlement_id: str | None, resource_type: str | None,
