@@ -51,7 +51,8 @@ class SyncReader:
                     return
                 yield from batch
 
-    def _parse(self, factory: Callable[[bytes], M], table: str, rowid: int, blob: bytes) -> M:
+    def parse(self, factory: Callable[[bytes], M], table: str, rowid: int, blob: bytes) -> M:
+        """One stored message (``blob``, or part of it) of row ``rowid`` of ``table``; corrupt data is one line."""
         try:
             return factory(blob)
         except (DecodeError, TypeError) as exc:
@@ -59,17 +60,9 @@ class SyncReader:
 
     def _messages(self, factory: Callable[[bytes], M], table: str, where: str,
                   args: tuple[Any, ...]) -> Iterator[M]:
-        return (msg for msg, _ in self._messages_and_data(factory, table, where, args))
-
-    def _messages_and_data(self, factory: Callable[[bytes], M], table: str, where: str,
-                           args: tuple[Any, ...]) -> Iterator[tuple[M, bytes]]:
         sql = f"select id, data from {table} where sync_id = ?{where} order by id"
-        rowid = None
-        try:  # around the loop, not each row: a listing of millions of rows pays per statement
-            for rowid, blob in self._rows(sql, (self.sync_id, *args)):
-                yield factory(blob), blob
-        except (DecodeError, TypeError) as exc:
-            raise C1ZFormatError(f"{self.c1z.path}: {table} row {rowid}: corrupt protobuf data ({exc})") from None
+        for rowid, blob in self._rows(sql, (self.sync_id, *args)):
+            yield self.parse(factory, table, rowid, blob)
 
     # -- resource types and resources ----------------------------------------------------------
 
@@ -132,11 +125,13 @@ class SyncReader:
         where, args = _grant_filter(entitlement_id, resource_type, resource_id, principal)
         return self._messages(grant_pb2.Grant.FromString, "v1_grants", where, args)
 
-    def grants_and_data(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
-                        resource_id: str | None = None) -> Iterator[tuple[grant_pb2.Grant, bytes]]:
-        """:meth:`grants`, each with its stored bytes (a listing can reuse what it knows about them)."""
+    def grant_data(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
+                   resource_id: str | None = None) -> Iterator[tuple[int, bytes]]:
+        """:meth:`grants` unparsed: ``(row id, stored bytes)`` (parse with :meth:`parse`), for listings that
+        read what repeats across rows off the bytes (:func:`split_fields`)."""
         where, args = _grant_filter(entitlement_id, resource_type, resource_id, None)
-        return self._messages_and_data(grant_pb2.Grant.FromString, "v1_grants", where, args)
+        return self._rows(f"select id, data from v1_grants where sync_id = ?{where} order by id",
+                          (self.sync_id, *args))
 
     def principals(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
                    resource_id: str | None = None) -> Iterator[tuple[str, str]]:
@@ -255,4 +250,39 @@ class ResourceRows:
         row = self._rows.get(self._key(resource_type, resource_id))
         if row is None:
             return None
-        return self._reader._parse(resource_pb2.Resource.FromString, "v1_resources", *row)
+        return self._reader.parse(resource_pb2.Resource.FromString, "v1_resources", *row)
+
+
+def split_fields(data: bytes) -> list[tuple[int, bytes]] | None:
+    """A stored message's top-level fields ``(number, bytes)`` when every one is length-delimited (a string or
+    a sub-message), tagged in one byte and in strictly rising field-number order, as protobuf writes
+    messages; None for any other shape (the caller then parses the message)."""
+    fields: list[tuple[int, bytes]] = []
+    last = 0
+    i, size = 0, len(data)
+    try:
+        while i < size:
+            tag = data[i]
+            number = tag >> 3
+            if tag & 0x87 != 2 or number <= last:  # a longer tag, another wire type, a repeat, out of order
+                return None
+            length = data[i + 1]
+            i += 2
+            if length & 0x80:  # a length of more than one byte (a varint)
+                length &= 0x7F
+                shift = 7
+                while data[i] & 0x80:
+                    length |= (data[i] & 0x7F) << shift
+                    shift += 7
+                    i += 1
+                length |= data[i] << shift
+                i += 1
+            end = i + length
+            if end > size:
+                return None
+            fields.append((number, data[i:end]))
+            i = end
+            last = number
+    except IndexError:
+        return None
+    return fields

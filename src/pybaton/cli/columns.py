@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from pybaton.c1z.reader import SyncReader
 from pybaton.c1z.syncs import parse_time
-from pybaton.cli.outputs import GrantParts
+from pybaton.cli.outputs import GrantParts, PlainGrant
 from pybaton.cli.render import Column
 from pybaton.pb.baton.v1 import outputs_pb2
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
@@ -87,8 +87,11 @@ GRANT_COLUMNS: tuple[Column[GrantOut], ...] = (
 
 
 
-def grant_csv_cells(r: GrantOut) -> list[str]:
-    """The CSV cells of :data:`GRANT_COLUMNS` in one call (a listing can hold millions of grants)."""
+def grant_csv_cells(r: GrantOut | PlainGrant) -> list[str]:
+    """The CSV cells of :data:`GRANT_COLUMNS` in one call, also of a :class:`PlainGrant` (whose parts
+    hold their cells): a listing can hold millions of grants."""
+    if isinstance(r, PlainGrant):
+        return [r.grant_id, *r.entitlement.cells, *r.principal.cells]
     grant = r.grant
     ent_rid = grant.entitlement.resource.id
     principal_id = grant.principal.id

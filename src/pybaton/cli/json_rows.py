@@ -15,6 +15,7 @@ lists them; ``Struct`` keys follow the map's iteration order, as before.)"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterable
@@ -25,8 +26,9 @@ from google.protobuf import any_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from pybaton.cli.outputs import GrantParts, grant_output
-from pybaton.cli.render import keep_any, resolve_any, to_json_dict
+from pybaton.cli.outputs import GrantParts, PlainGrant, grant_output
+from pybaton.cli.render import OUTPUT_BATCH, keep_any, resolve_any, to_json_dict
+from pybaton.pb.c1.connector.v2 import grant_pb2
 from pybaton.pb.registry import ensure_registered
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
@@ -40,6 +42,8 @@ _BIG_INTS = frozenset({FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, 
 _ANY = "google.protobuf.Any"
 # Messages unique to one row: caching their text would only evict the parts that do repeat.
 _UNIQUE_PER_ROW = frozenset({"c1.connector.v2.Grant"})
+_GRANT_ENTITLEMENT, _GRANT_PRINCIPAL, _GRANT_ID = (grant_pb2.Grant.DESCRIPTOR.fields_by_name[name].json_name
+                                                   for name in ("entitlement", "principal", "id"))
 
 
 class _Fallback(Exception):
@@ -65,7 +69,6 @@ class RowEncoder:
         # Keyed by type and bytes: messages of different types can share their bytes.
         self._parts: dict[tuple[str, bytes], str | None] = {}
         self._shared: dict[int, tuple[Message, str]] = {}
-        self._plans: dict[str, dict[int, tuple[str, type[Message] | None]]] = {}
 
     def encode(self, msg: Message) -> str:
         if msg.DESCRIPTOR.file.package == "google.protobuf":
@@ -78,59 +81,29 @@ class RowEncoder:
     def grant_output(self, parts: GrantParts) -> str:
         """The text of ``outputs.grant_output(parts)``, without building it: the looked-up parts are
         shared objects, so their text is remembered by identity."""
-        grant = self._stored_text(parts.grant, parts.data)
-        texts = [self._shared_text(part) for part in parts[1:5]]
+        grant = self.encode(parts[0])
+        texts = [self._shared_text(part) for part in parts[1:]]
         if grant == "{}" or "{}" in texts:  # an empty part: presence rules are the reference's business
             return self.encode(grant_output(parts))
         ent, res, rtype, principal = texts
         return (f'{{"grant": {grant}, "entitlement": {ent}, "resource": {res}, "resourceType": {rtype}, '
                 f'"principal": {principal}}}')
 
-    def _stored_text(self, msg: Message, data: bytes) -> str:
-        """The text of ``msg``, read off ``data`` (its stored encoding) where that is in the plain form.
-
-        A grant is unique to its row, but its fields are not: its entitlement
-        and principal references repeat across rows. When ``data`` is a run of
-        fields in field-number order, each once, each a string or a plain
-        sub-message (:func:`_wire_plan`), the text is put together from the
-        sub-messages' remembered text, keyed by their bytes (which parse to
-        exactly the sub-message ``msg`` holds), without touching ``msg``. Any
-        other shape goes through :meth:`encode`.
-        """
-        plan = self._plans.get(msg.DESCRIPTOR.full_name)
-        if plan is None:
-            plan = self._plans[msg.DESCRIPTOR.full_name] = _wire_plan(msg)
-        fields = _split_fields(data) if data and plan else None
-        if fields is None:
-            return self.encode(msg)
-        pieces: list[str] = []
-        for number, raw in fields:
-            spec = plan.get(number)
-            if spec is None:
-                return self.encode(msg)
-            name, factory = spec
-            if factory is None:  # a string: proto3 leaves an empty one out
-                try:
-                    value = raw.decode()
-                except UnicodeDecodeError:
-                    return self.encode(msg)
-                if not value:
-                    continue
-                text = _dumps(value)
-            else:
-                text = self._raw_part(factory, raw)
-            pieces.append(f'"{name}": {text}')
-        return "{" + ", ".join(pieces) + "}"
-
-    def _raw_part(self, factory: type[Message], raw: bytes) -> str:
-        """The text of a plain sub-message stored as ``raw`` (remembered like :meth:`_part`'s)."""
-        key = (factory.DESCRIPTOR.full_name, raw)
-        found = self._parts.get(key)
-        if found is None:
-            if len(self._parts) >= self._limit:
-                self._parts.clear()
-            found = self._parts[key] = self.encode(factory.FromString(raw))
-        return found
+    def stored_grant(self, row: PlainGrant | GrantParts) -> str:
+        """The text of a row of :func:`pybaton.cli.outputs.stored_grants`: a :class:`PlainGrant`'s grant is
+        its entitlement's and principal's text (remembered by identity, like the looked-up parts) and its id,
+        which is what encoding the parsed grant gives."""
+        if not isinstance(row, PlainGrant):
+            return self.grant_output(row)
+        ent, who = row.entitlement, row.principal
+        texts = [self._shared_text(ent.entitlement), self._shared_text(ent.resource),
+                 self._shared_text(ent.resource_type), self._shared_text(who.principal)]
+        if "{}" in texts:
+            return self.grant_output(row.parts())
+        grant_id = f', "{_GRANT_ID}": {_dumps(row.grant_id)}' if row.grant_id else ""
+        return (f'{{"grant": {{"{_GRANT_ENTITLEMENT}": {self._shared_text(ent.ref)}, '
+                f'"{_GRANT_PRINCIPAL}": {self._shared_text(who.ref)}{grant_id}}}, "entitlement": {texts[0]}, '
+                f'"resource": {texts[1]}, "resourceType": {texts[2]}, "principal": {texts[3]}}}')
 
     def _shared_text(self, part: Message) -> str:
         found = self._shared.get(id(part))
@@ -208,52 +181,6 @@ class RowEncoder:
             return reference_text(value)
 
 
-def _wire_plan(msg: Message) -> dict[int, tuple[str, type[Message] | None]]:
-    """The fields :meth:`RowEncoder._stored_text` may read off the wire: field number -> (JSON name,
-    message class, or None for a string). Singular strings without presence, and singular messages that
-    are neither well-known types nor ``Any`` (whose JSON has rules of its own)."""
-    plan: dict[int, tuple[str, type[Message] | None]] = {}
-    for field in msg.DESCRIPTOR.fields:
-        if field.is_repeated or field.number >= 16:  # one-byte tags only
-            continue
-        if field.type == _STRING and not field.has_presence:
-            plan[field.number] = (field.json_name, None)
-        elif field.type == _MESSAGE and field.message_type is not None \
-                and field.message_type.file.package != "google.protobuf":
-            plan[field.number] = (field.json_name, type(getattr(msg, field.name)))
-    return plan
-
-
-def _split_fields(data: bytes) -> list[tuple[int, bytes]] | None:
-    """``data``'s top-level fields when all are length-delimited, one-byte-tagged and in strictly rising
-    field-number order (how protobuf writes a message); None for any other shape."""
-    fields: list[tuple[int, bytes]] = []
-    last = 0
-    i, size = 0, len(data)
-    try:
-        while i < size:
-            tag = data[i]
-            number = tag >> 3
-            if tag & 0x87 != 2 or number <= last:  # multi-byte tag, not length-delimited, repeated, reordered
-                return None
-            length, shift = 0, 0
-            i += 1
-            while data[i] & 0x80:
-                length |= (data[i] & 0x7F) << shift
-                shift += 7
-                i += 1
-            length |= data[i] << shift
-            i += 1
-            if i + length > size:
-                return None
-            fields.append((number, data[i:i + length]))
-            i += length
-            last = number
-    except IndexError:
-        return None
-    return fields
-
-
 _HOLDS_ANY: dict[str, bool] = {}
 
 
@@ -282,18 +209,23 @@ def stream_json(field: str, items: Iterable[Message]) -> None:
     _stream(field, map(encoder.encode, items))
 
 
-def stream_grants_json(rows: Iterable[GrantParts]) -> None:
-    """Go's grant listing (``GrantListOutput``) from :func:`pybaton.cli.outputs.grant_parts`."""
+def stream_grants_json(rows: Iterable[PlainGrant | GrantParts]) -> None:
+    """Go's grant listing (``GrantListOutput``) from :func:`pybaton.cli.outputs.stored_grants`
+    (or :func:`~pybaton.cli.outputs.grant_parts`)."""
     encoder = RowEncoder()
-    _stream("grants", map(encoder.grant_output, rows))
+    _stream("grants", map(encoder.stored_grant, rows))
 
 
 def _stream(field: str, texts: Iterable[str]) -> None:
+    """Write the items in batches: one large write costs far less than a small one per item."""
     out = sys.stdout
-    first = True
-    for text in texts:
-        out.write(f'{{"{field}": [' if first else ", ")
-        out.write(text)
-        first = False
-    out.write("{}\n" if first else "]}\n")
+    items = iter(texts)
+    batch = list(itertools.islice(items, OUTPUT_BATCH))
+    if not batch:
+        out.write("{}\n")
+    else:
+        out.write(f'{{"{field}": [' + ", ".join(batch))
+        while batch := list(itertools.islice(items, OUTPUT_BATCH)):
+            out.write(", " + ", ".join(batch))
+        out.write("]}\n")
     out.flush()

@@ -105,11 +105,14 @@ def grants(opts: Settings, entitlement_id: str | None, resource_type: str | None
         if opts.output is OutputFormat.JSON:  # a file can hold millions of grants: never all in memory
             from pybaton.cli.json_rows import stream_grants_json
 
-            stream_grants_json(outputs.grant_parts(reader, warning_line, **selection))
+            stream_grants_json(outputs.stored_grants(reader, warning_line, **selection))
+        elif opts.output is OutputFormat.CSV:
+            print_csv(Listing("Grants", "grants", columns.GRANT_COLUMNS,
+                              outputs.stored_grants(reader, warning_line, **selection),
+                              csv_cells=columns.grant_csv_cells))
         else:
-            show(opts, None, Listing("Grants", "grants", columns.GRANT_COLUMNS,
-                                     outputs.grant_rows(reader, warning_line, **selection),
-                                     csv_cells=columns.grant_csv_cells))
+            print_console(Listing("Grants", "grants", columns.GRANT_COLUMNS,
+                                  outputs.grant_rows(reader, warning_line, **selection)))
 
 
 def principals(opts: Settings, entitlement_id: str | None, resource_type: str | None,
