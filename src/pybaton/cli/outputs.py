@@ -43,8 +43,13 @@ class Lookups:
         self._all_resources: ResourceRows | None = None
 
     def preload_resources(self) -> None:
-        """Read every resource row now, in one scan: for listings that look up most of them."""
-        self._all_resources = self.reader.all_resources()
+        """Read every resource row now, in one scan: for listings that look up most of them.
+
+        Only a file's reader has that scan; other stores (the warehouse's ``StoredSync``) keep their queries.
+        """
+        scan = getattr(self.reader, "all_resources", None)
+        if scan is not None:
+            self._all_resources = scan()
 
     def _find_resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
         source = self._all_resources or self.reader
