@@ -62,7 +62,8 @@ def calibration_seconds() -> float:
 _RSS_RUNNER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.call(sys.argv[1:])\n"
-    "sys.stderr.write(f'\\nRSS_KB {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "sys.stderr.write(f'\\nRSS_KB {u.ru_maxrss} CPU_S {u.ru_utime + u.ru_stime}\\n')\n"
     "sys.exit(rc)\n"
 )
 
@@ -72,6 +73,7 @@ class CommandFigures:
     seconds: float
     peak_rss_mb: float
     stdout_bytes: int
+    cpu_seconds: float = 0.0  # user + system of the command's process
 
 
 def measure_command(args: Sequence[str], env: Mapping[str, str] | None = None,
@@ -87,6 +89,6 @@ def measure_command(args: Sequence[str], env: Mapping[str, str] | None = None,
     if proc.returncode != 0:
         print(err[-2000:], file=sys.stderr)
         raise SystemExit(f"pybaton {' '.join(args)} failed with exit code {proc.returncode}")
-    rss_kb = int(err.rsplit("RSS_KB ", 1)[1].split()[0])
+    rss_kb, _, cpu = err.rsplit("RSS_KB ", 1)[1].split()[:3]
     size = stdout_path.stat().st_size if stdout_path is not None else 0
-    return CommandFigures(elapsed, rss_kb / 1024, size)
+    return CommandFigures(elapsed, int(rss_kb) / 1024, size, float(cpu))

@@ -10,16 +10,17 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
-from pybaton.c1z.expandable import ExpandableGrant, ExpansionRecord, expandable_grant, expansion_records
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.c1z.syncs import SyncRun
-from pybaton.c1z.writer import resource_key
 from pybaton.errors import C1ZFormatError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
+
+if TYPE_CHECKING:  # the expansion readers import these when called: a listing never needs them
+    from pybaton.c1z.expandable import ExpandableGrant, ExpansionRecord
 
 M = TypeVar("M", bound=Message)
 
@@ -50,7 +51,8 @@ class SyncReader:
                     return
                 yield from batch
 
-    def _parse(self, factory: Callable[[bytes], M], table: str, rowid: int, blob: bytes) -> M:
+    def parse(self, factory: Callable[[bytes], M], table: str, rowid: int, blob: bytes) -> M:
+        """One stored message (``blob``, or part of it) of row ``rowid`` of ``table``; corrupt data is one line."""
         try:
             return factory(blob)
         except (DecodeError, TypeError) as exc:
@@ -60,7 +62,7 @@ class SyncReader:
                   args: tuple[Any, ...]) -> Iterator[M]:
         sql = f"select id, data from {table} where sync_id = ?{where} order by id"
         for rowid, blob in self._rows(sql, (self.sync_id, *args)):
-            yield self._parse(factory, table, rowid, blob)
+            yield self.parse(factory, table, rowid, blob)
 
     # -- resource types and resources ----------------------------------------------------------
 
@@ -82,8 +84,22 @@ class SyncReader:
         return self._messages(resource_pb2.Resource.FromString, "v1_resources", where, args)
 
     def resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
+        from pybaton.c1z.writer import resource_key  # the writer's modules are no cold start's business
+
         return next(self._messages(resource_pb2.Resource.FromString, "v1_resources", " and external_id = ?",
                                    (resource_key(resource_type, resource_id),)), None)
+
+    def all_resources(self) -> ResourceRows:
+        """Every resource of the run in one scan, answering :meth:`resource`'s question without a query each.
+
+        For listings that look up most resources (all grants of a file), where a
+        query per resource costs more than the listing itself.
+        """
+        rows: dict[str, tuple[int, bytes]] = {}
+        for rowid, key, blob in self._rows("select id, external_id, data from v1_resources where sync_id = ? "
+                                           "order by id", (self.sync_id,)):
+            rows.setdefault(key, (rowid, blob))  # a key stored twice: the first row, as resource() finds
+        return ResourceRows(self, rows)
 
     # -- entitlements --------------------------------------------------------------------------
 
@@ -108,6 +124,14 @@ class SyncReader:
                principal: tuple[str, str] | None = None) -> Iterator[grant_pb2.Grant]:
         where, args = _grant_filter(entitlement_id, resource_type, resource_id, principal)
         return self._messages(grant_pb2.Grant.FromString, "v1_grants", where, args)
+
+    def grant_data(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
+                   resource_id: str | None = None) -> Iterator[tuple[int, bytes]]:
+        """:meth:`grants` unparsed: ``(row id, stored bytes)`` (parse with :meth:`parse`), for listings that
+        read what repeats across rows off the bytes (:func:`split_fields`)."""
+        where, args = _grant_filter(entitlement_id, resource_type, resource_id, None)
+        return self._rows(f"select id, data from v1_grants where sync_id = ?{where} order by id",
+                          (self.sync_id, *args))
 
     def principals(self, *, entitlement_id: str | None = None, resource_type: str | None = None,
                    resource_id: str | None = None) -> Iterator[tuple[str, str]]:
@@ -138,10 +162,14 @@ class SyncReader:
     def expansion_records(self) -> Iterator[ExpansionRecord]:
         """Every expandable grant as stored (``expansion`` column, then legacy in-grant annotations),
         without decoding (for bulk copies such as the warehouse's loads)."""
+        from pybaton.c1z.expandable import expansion_records
+
         with sqlite_errors(self.c1z.path):
             yield from expansion_records(self._conn, self.sync_id)
 
     def expandable_grants(self) -> Iterator[ExpandableGrant]:
+        from pybaton.c1z.expandable import expandable_grant
+
         return map(expandable_grant, self.expansion_records())
 
     # -- counts --------------------------------------------------------------------------------
@@ -206,3 +234,55 @@ def _grant_filter(entitlement_id: str | None, resource_type: str | None, resourc
         clauses.append("principal_resource_type_id = ? and principal_resource_id = ?")
         args.extend(principal)
     return "".join(f" and {c}" for c in clauses), tuple(args)
+
+
+class ResourceRows:
+    """A run's resource rows held unparsed, looked up as :meth:`SyncReader.resource` does (parsed on use)."""
+
+    def __init__(self, reader: SyncReader, rows: dict[str, tuple[int, bytes]]) -> None:
+        from pybaton.c1z.writer import resource_key
+
+        self._reader = reader
+        self._rows = rows
+        self._key = resource_key
+
+    def resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
+        row = self._rows.get(self._key(resource_type, resource_id))
+        if row is None:
+            return None
+        return self._reader.parse(resource_pb2.Resource.FromString, "v1_resources", *row)
+
+
+def split_fields(data: bytes) -> list[tuple[int, bytes]] | None:
+    """A stored message's top-level fields ``(number, bytes)`` when every one is length-delimited (a string or
+    a sub-message), tagged in one byte and in strictly rising field-number order, as protobuf writes
+    messages; None for any other shape (the caller then parses the message)."""
+    fields: list[tuple[int, bytes]] = []
+    last = 0
+    i, size = 0, len(data)
+    try:
+        while i < size:
+            tag = data[i]
+            number = tag >> 3
+            if tag & 0x87 != 2 or number <= last:  # a longer tag, another wire type, a repeat, out of order
+                return None
+            length = data[i + 1]
+            i += 2
+            if length & 0x80:  # a length of more than one byte (a varint)
+                length &= 0x7F
+                shift = 7
+                while data[i] & 0x80:
+                    length |= (data[i] & 0x7F) << shift
+                    shift += 7
+                    i += 1
+                length |= data[i] << shift
+                i += 1
+            end = i + length
+            if end > size:
+                return None
+            fields.append((number, data[i:end]))
+            i = end
+            last = number
+    except IndexError:
+        return None
+    return fields

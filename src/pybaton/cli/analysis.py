@@ -23,6 +23,7 @@ from pybaton.c1z import C1ZFile, SyncReader, SyncRun
 from pybaton.c1z import access as acc
 from pybaton.c1z import diff as diffs
 from pybaton.c1z import export as exports
+from pybaton.cli import access_listing
 from pybaton.cli.options import (
     FileOpt,
     OutputFormat,
@@ -36,7 +37,6 @@ from pybaton.cli.read import EntitlementOpt, ResourceOpt, TypeOpt, open_reader, 
 from pybaton.cli.render import Column, Listing, emit_json, print_tables, to_json_dict, warning_line
 from pybaton.errors import OnlyOneSyncError, SyncNotFoundError, UsageError, UserError
 from pybaton.model.ids import split_resource_ref
-from pybaton.pb.baton.v1 import outputs_pb2
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, resource_pb2
 from pybaton.sync.expand import DEFAULT_MAX_DEPTH, expand_file
 
@@ -53,60 +53,11 @@ def register(app: typer.Typer) -> None:
     app.command("expand")(expand_cmd)
 
 
-def _principal(resource_type: str | None, resource_id: str | None, principal: str | None) -> tuple[str, str]:
-    """``-t TYPE -r ID`` or ``-p TYPE:ID`` (one of the two)."""
-    if principal is not None:
-        if resource_type is not None or resource_id is not None:
-            raise UsageError("give the principal either as -p TYPE:ID or as -t TYPE -r ID, not both")
-        return split_resource_ref(principal, what="principal")
-    if not resource_type or not resource_id:
-        raise UsageError("which principal? give -t TYPE -r ID (or -p TYPE:ID)")
-    return resource_type, resource_id
-
-
 def _ref(rid: resource_pb2.ResourceId) -> str:
     return f"{rid.resource_type}:{rid.resource}"
 
 
 # -- access ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AccessRow:
-    resource: resource_pb2.Resource
-    entitlement: entitlement_pb2.Entitlement
-    holding: acc.Holding
-
-
-ACCESS_COLUMNS: tuple[Column[AccessRow], ...] = (
-    Column("Resource Type", "resource_type", lambda r: r.resource.id.resource_type),
-    Column("Resource ID", "resource_id", lambda r: r.resource.id.resource, console=False),
-    Column("Resource", "resource_display_name", lambda r: r.resource.display_name),
-    Column("Entitlement", "entitlement_id", lambda r: r.entitlement.id),
-    Column("Name", "entitlement_display_name", lambda r: r.entitlement.display_name, console=False),
-    Column("Access", "access", lambda r: r.holding.kind),
-    Column("Via", "via", lambda r: ", ".join(r.holding.via)),
-)
-
-
-def _access_document(principal: resource_pb2.Resource,
-                     access: Sequence[acc.ResourceAccess]) -> outputs_pb2.ResourceAccessListOutput:
-    """Go's ``baton access`` document."""
-    out = outputs_pb2.ResourceAccessListOutput()
-    out.principal.CopyFrom(principal)
-    for item in access:
-        row = out.access.add()
-        row.resource_type.CopyFrom(item.resource_type)
-        row.resource.CopyFrom(item.resource)
-        row.entitlements.extend(ent for ent, _ in item.entries)
-    return out
-
-
-def _principal_resource(reader: SyncReader, principal: tuple[str, str]) -> resource_pb2.Resource:
-    found = reader.resource(*principal)
-    if found is None:
-        raise UserError(f"principal {principal[0]}:{principal[1]} is not in sync {reader.sync_id}")
-    return found
 
 
 PersonOpt = Annotated[str | None, typer.Option("--person", help="A person (email, login or identity id): their "
@@ -134,13 +85,7 @@ def access_cmd(ctx: typer.Context, resource_type: TypeOpt = None, resource_id: R
         return
     if as_of is not None or workspace is not None or warehouse is not None:
         raise UsageError("--as-of, --workspace and --warehouse go with --person")
-    who = _principal(resource_type, resource_id, principal)
-    with open_reader(opts) as reader:
-        found = _principal_resource(reader, who)
-        access = acc.effective_access(reader, who)
-    rows = [AccessRow(item.resource, ent, holding) for item in access for ent, holding in item.entries]
-    show(opts, _access_document(found, access), Listing(f"Access of {who[0]}:{who[1]}", "entitlements",
-                                                         ACCESS_COLUMNS, rows))
+    access_listing.access(opts, resource_type, resource_id, principal)
 
 
 # -- explain ---------------------------------------------------------------------------------------

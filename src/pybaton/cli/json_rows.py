@@ -15,6 +15,7 @@ lists them; ``Struct`` keys follow the map's iteration order, as before.)"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterable
@@ -25,8 +26,9 @@ from google.protobuf import any_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from pybaton.cli.outputs import GrantParts, grant_output
-from pybaton.cli.render import keep_any, resolve_any, to_json_dict
+from pybaton.cli.outputs import GrantParts, PlainGrant, grant_output
+from pybaton.cli.render import OUTPUT_BATCH, keep_any, resolve_any, to_json_dict
+from pybaton.pb.c1.connector.v2 import grant_pb2
 from pybaton.pb.registry import ensure_registered
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
@@ -40,6 +42,8 @@ _BIG_INTS = frozenset({FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, 
 _ANY = "google.protobuf.Any"
 # Messages unique to one row: caching their text would only evict the parts that do repeat.
 _UNIQUE_PER_ROW = frozenset({"c1.connector.v2.Grant"})
+_GRANT_ENTITLEMENT, _GRANT_PRINCIPAL, _GRANT_ID = (grant_pb2.Grant.DESCRIPTOR.fields_by_name[name].json_name
+                                                   for name in ("entitlement", "principal", "id"))
 
 
 class _Fallback(Exception):
@@ -84,6 +88,22 @@ class RowEncoder:
         ent, res, rtype, principal = texts
         return (f'{{"grant": {grant}, "entitlement": {ent}, "resource": {res}, "resourceType": {rtype}, '
                 f'"principal": {principal}}}')
+
+    def stored_grant(self, row: PlainGrant | GrantParts) -> str:
+        """The text of a row of :func:`pybaton.cli.outputs.stored_grants`: a :class:`PlainGrant`'s grant is
+        its entitlement's and principal's text (remembered by identity, like the looked-up parts) and its id,
+        which is what encoding the parsed grant gives."""
+        if not isinstance(row, PlainGrant):
+            return self.grant_output(row)
+        ent, who = row.entitlement, row.principal
+        texts = [self._shared_text(ent.entitlement), self._shared_text(ent.resource),
+                 self._shared_text(ent.resource_type), self._shared_text(who.principal)]
+        if "{}" in texts:
+            return self.grant_output(row.parts())
+        grant_id = f', "{_GRANT_ID}": {_dumps(row.grant_id)}' if row.grant_id else ""
+        return (f'{{"grant": {{"{_GRANT_ENTITLEMENT}": {self._shared_text(ent.ref)}, '
+                f'"{_GRANT_PRINCIPAL}": {self._shared_text(who.ref)}{grant_id}}}, "entitlement": {texts[0]}, '
+                f'"resource": {texts[1]}, "resourceType": {texts[2]}, "principal": {texts[3]}}}')
 
     def _shared_text(self, part: Message) -> str:
         found = self._shared.get(id(part))
@@ -146,15 +166,38 @@ class RowEncoder:
         return found
 
     def _any(self, value: any_pb2.Any) -> str | None:
-        if not keep_any(value):
-            return None
         payload = resolve_any(value)
+        if payload is None:
+            return None
+        if _may_hold_any(payload.DESCRIPTOR):  # an Any inside may need dropping first
+            if not keep_any(value):
+                return None
+            payload = resolve_any(value)
         if payload is None or payload.DESCRIPTOR.file.package == "google.protobuf":
             return reference_text(value)
         try:
             return self._fields(payload, [f'"@type": {_dumps(value.type_url)}'])
         except _Fallback:
             return reference_text(value)
+
+
+_HOLDS_ANY: dict[str, bool] = {}
+
+
+def _may_hold_any(desc: Any) -> bool:
+    """Whether a message of this type can contain an ``Any`` at any depth (every type its fields reach)."""
+    name: str = desc.full_name
+    found = _HOLDS_ANY.get(name)
+    if found is None:
+        seen: set[str] = set()
+        stack = [desc]
+        while stack:
+            current = stack.pop()
+            if current.full_name not in seen:
+                seen.add(current.full_name)
+                stack.extend(f.message_type for f in current.fields if f.message_type is not None)
+        found = _HOLDS_ANY[name] = _ANY in seen
+    return found
 
 
 def stream_json(field: str, items: Iterable[Message]) -> None:
@@ -166,18 +209,23 @@ def stream_json(field: str, items: Iterable[Message]) -> None:
     _stream(field, map(encoder.encode, items))
 
 
-def stream_grants_json(rows: Iterable[GrantParts]) -> None:
-    """Go's grant listing (``GrantListOutput``) from :func:`pybaton.cli.outputs.grant_parts`."""
+def stream_grants_json(rows: Iterable[PlainGrant | GrantParts]) -> None:
+    """Go's grant listing (``GrantListOutput``) from :func:`pybaton.cli.outputs.stored_grants`
+    (or :func:`~pybaton.cli.outputs.grant_parts`)."""
     encoder = RowEncoder()
-    _stream("grants", map(encoder.grant_output, rows))
+    _stream("grants", map(encoder.stored_grant, rows))
 
 
 def _stream(field: str, texts: Iterable[str]) -> None:
+    """Write the items in batches: one large write costs far less than a small one per item."""
     out = sys.stdout
-    first = True
-    for text in texts:
-        out.write(f'{{"{field}": [' if first else ", ")
-        out.write(text)
-        first = False
-    out.write("{}\n" if first else "]}\n")
+    items = iter(texts)
+    batch = list(itertools.islice(items, OUTPUT_BATCH))
+    if not batch:
+        out.write("{}\n")
+    else:
+        out.write(f'{{"{field}": [' + ", ".join(batch))
+        while batch := list(itertools.islice(items, OUTPUT_BATCH)):
+            out.write(", " + ", ".join(batch))
+        out.write("]}\n")
     out.flush()

@@ -15,51 +15,30 @@ A new command module only has to add the three parameters and call
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pybaton.errors import UsageError
+from pybaton.cli.runopts import (
+    DEFAULT_FILE,
+    GlobalOptions,
+    OutputFormat,
+    Settings,
+    merge,
+    output_format,
+    require_format,
+)
 
-DEFAULT_FILE = "sync.c1z"
-
-
-class OutputFormat(enum.StrEnum):
-    """The ``-o`` values; ``csv`` only where the listing is a table."""
-
-    CONSOLE = "console"
-    JSON = "json"
-    CSV = "csv"
-
-
-@dataclass(frozen=True)
-class GlobalOptions:
-    """What the root callback parsed (flags before the subcommand, or the environment)."""
-
-    file: str = DEFAULT_FILE
-    output: OutputFormat = OutputFormat.CONSOLE
-    sync_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The effective options of one command run."""
-
-    file: Path
-    output: OutputFormat
-    sync_id: str | None
+__all__ = ["DEFAULT_FILE", "FileOpt", "GlobalOptions", "OutputFormat", "OutputOpt", "RootFileOpt", "RootOutputOpt",
+           "RootSyncIdOpt", "Settings", "SyncIdOpt", "parse_output", "require_format", "settings"]
 
 
 def parse_output(value: str | OutputFormat) -> OutputFormat:
     """Parse ``-o`` (any case) with a one-line error naming the accepted values."""
     try:
-        return OutputFormat(str(value).strip().lower())
-    except ValueError:
-        names = ", ".join(f.value for f in OutputFormat)
-        raise typer.BadParameter(f"unknown output format {value!r} (use one of: {names})") from None
+        return output_format(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 _FILE_HELP = "The path to the c1z file to work with."
@@ -82,18 +61,4 @@ RootSyncIdOpt = Annotated[str | None, typer.Option("--sync-id", envvar="BATON_SY
 def settings(ctx: typer.Context, file: str | None, output: OutputFormat | None,
              sync_id: str | None) -> Settings:
     """Merge a command's own ``-f/-o/--sync-id`` with the root's (the command's win)."""
-    root = ctx.find_object(GlobalOptions) or GlobalOptions()
-    if not (file if file is not None else root.file):
-        raise UsageError("--file must not be empty")
-    return Settings(
-        file=Path(file if file is not None else root.file),
-        output=output if output is not None else root.output,
-        sync_id=(sync_id if sync_id is not None else root.sync_id) or None,
-    )
-
-
-def require_format(opts: Settings, allowed: tuple[OutputFormat, ...], command: str) -> None:
-    """Refuse an output format a command cannot produce, before any file is opened."""
-    if opts.output not in allowed:
-        names = ", ".join(f.value for f in allowed)
-        raise UsageError(f"{command}: -o {opts.output.value} is not available here (use {names})")
+    return merge(ctx.find_object(GlobalOptions) or GlobalOptions(), file, output, sync_id)

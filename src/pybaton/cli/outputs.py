@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from pybaton.c1z import SyncReader, SyncRun
+from pybaton.c1z.reader import ResourceRows, split_fields
 from pybaton.c1z.syncs import nanos_of, parse_time
 from pybaton.pb.baton.v1 import outputs_pb2
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
@@ -39,6 +40,20 @@ class Lookups:
         self._types: dict[str, resource_pb2.ResourceType] = {}
         self._resources: dict[tuple[str, str], resource_pb2.Resource] = {}
         self._entitlements: dict[str, entitlement_pb2.Entitlement] = {}
+        self._all_resources: ResourceRows | None = None
+
+    def preload_resources(self) -> None:
+        """Read every resource row now, in one scan: for listings that look up most of them.
+
+        Only a file's reader has that scan; other stores (the warehouse's ``StoredSync``) keep their queries.
+        """
+        scan = getattr(self.reader, "all_resources", None)
+        if scan is not None:
+            self._all_resources = scan()
+
+    def _find_resource(self, resource_type: str, resource_id: str) -> resource_pb2.Resource | None:
+        source = self._all_resources or self.reader
+        return source.resource(resource_type, resource_id)
 
     def resource_type(self, type_id: str) -> resource_pb2.ResourceType:
         if type_id not in self._types:
@@ -51,8 +66,11 @@ class Lookups:
 
     def resource(self, rid: resource_pb2.ResourceId) -> resource_pb2.Resource:
         key = (rid.resource_type, rid.resource)
+        cached = self._resources.get(key)
+        if cached is not None:
+            return cached
         if key not in self._resources:
-            found = self.reader.resource(*key) if rid.resource_type else None
+            found = self._find_resource(*key) if rid.resource_type else None
             if found is None:
                 self._warn(f"unable to find resource {_fields(resource_type_id=key[0], resource_id=key[1])}")
                 found = resource_pb2.Resource(display_name=f"MISSING RESOURCE ({key[0]}:{key[1]})")
@@ -119,6 +137,108 @@ class GrantParts(NamedTuple):
     principal: resource_pb2.Resource
 
 
+class StoredEntitlement(NamedTuple):
+    """The entitlement a stored grant names (``ref``, as the grant holds it) and what it looks up.
+
+    ``cells`` are the grant listing's CSV cells it decides (entitlement id, resource type and id,
+    resource name)."""
+
+    ref: entitlement_pb2.Entitlement
+    entitlement: entitlement_pb2.Entitlement
+    resource: resource_pb2.Resource
+    resource_type: resource_pb2.ResourceType
+    cells: tuple[str, str, str, str]
+
+
+class StoredPrincipal(NamedTuple):
+    """The principal a stored grant names (``ref``), the resource it looks up, and their CSV cells."""
+
+    ref: resource_pb2.Resource
+    principal: resource_pb2.Resource
+    cells: tuple[str, str, str]
+
+
+class PlainGrant(NamedTuple):
+    """A grant stored in the plain form (its entitlement, principal and id, nothing else), read off its
+    bytes without parsing it: its parts repeat across rows, and are parsed and looked up once."""
+
+    grant_id: str
+    entitlement: StoredEntitlement
+    principal: StoredPrincipal
+    data: bytes
+
+    def parts(self) -> GrantParts:
+        """The row as :func:`grant_parts` gives it (parsing the grant)."""
+        ent = self.entitlement
+        return GrantParts(grant_pb2.Grant.FromString(self.data), ent.entitlement, ent.resource,
+                          ent.resource_type, self.principal.principal)
+
+
+# The fields of a grant in the plain form: its entitlement, its principal, and (unless empty) its id.
+_GRANT_ENTITLEMENT, _GRANT_PRINCIPAL, _GRANT_ID = (grant_pb2.Grant.DESCRIPTOR.fields_by_name[name].number
+                                                   for name in ("entitlement", "principal", "id"))
+
+
+class _Assembler:
+    """Puts grant rows together; the looked-up objects are shared between rows (one per distinct object)."""
+
+    def __init__(self, reader: SyncReader, warn: Warn, everything: bool) -> None:
+        self.reader = reader
+        self.look = Lookups(reader, warn)
+        if everything:
+            self.look.preload_resources()  # every grant of the file: most resources are someone's principal
+        # Grants of one entitlement share its entitlement, resource and type: look them up as one.
+        self._shared: dict[tuple[str, str, str], tuple[entitlement_pb2.Entitlement, resource_pb2.Resource,
+                                                       resource_pb2.ResourceType]] = {}
+        self._stored_entitlements: dict[bytes, StoredEntitlement] = {}
+        self._stored_principals: dict[bytes, StoredPrincipal] = {}
+
+    def shared(self, ent_ref: entitlement_pb2.Entitlement) -> tuple[entitlement_pb2.Entitlement,
+                                                                     resource_pb2.Resource, resource_pb2.ResourceType]:
+        rid = ent_ref.resource.id
+        key = (ent_ref.id, rid.resource_type, rid.resource)
+        found = self._shared.get(key)
+        if found is None:
+            look = self.look
+            found = self._shared[key] = (look.entitlement(ent_ref.id), look.resource(rid),
+                                         look.resource_type(rid.resource_type))
+        return found
+
+    def parts(self, grant: grant_pb2.Grant) -> GrantParts:
+        ent, res, rtype = self.shared(grant.entitlement)
+        return GrantParts(grant, ent, res, rtype, self.look.resource(grant.principal.id))
+
+    def stored(self, rowid: int, data: bytes) -> PlainGrant | GrantParts:
+        """The row of one stored grant: a :class:`PlainGrant` when its bytes have the plain form."""
+        fields = split_fields(data)
+        if fields is not None and (len(fields) == 2 or (len(fields) == 3 and fields[2][0] == _GRANT_ID)) \
+                and fields[0][0] == _GRANT_ENTITLEMENT and fields[1][0] == _GRANT_PRINCIPAL:
+            try:
+                grant_id = fields[2][1].decode() if len(fields) == 3 else ""
+            except UnicodeDecodeError:
+                pass  # not UTF-8: the parser below says so
+            else:
+                ent = self._stored_entitlements.get(fields[0][1]) or self._stored_entitlement(rowid, fields[0][1])
+                who = self._stored_principals.get(fields[1][1]) or self._stored_principal(rowid, fields[1][1])
+                return PlainGrant(grant_id, ent, who, data)
+        return self.parts(self.reader.parse(grant_pb2.Grant.FromString, "v1_grants", rowid, data))
+
+    def _stored_entitlement(self, rowid: int, raw: bytes) -> StoredEntitlement:
+        ref = self.reader.parse(entitlement_pb2.Entitlement.FromString, "v1_grants", rowid, raw)
+        ent, res, rtype = self.shared(ref)
+        rid = ref.resource.id
+        found = StoredEntitlement(ref, ent, res, rtype, (ref.id, rid.resource_type, rid.resource, res.display_name))
+        self._stored_entitlements[raw] = found
+        return found
+
+    def _stored_principal(self, rowid: int, raw: bytes) -> StoredPrincipal:
+        ref = self.reader.parse(resource_pb2.Resource.FromString, "v1_grants", rowid, raw)
+        principal = self.look.resource(ref.id)
+        found = StoredPrincipal(ref, principal, (ref.id.resource_type, ref.id.resource, principal.display_name))
+        self._stored_principals[raw] = found
+        return found
+
+
 def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
                 resource_type: str | None = None, resource_id: str | None = None) -> Iterator[GrantParts]:
     """Every matching grant with its entitlement, resource, resource type and principal looked up.
@@ -128,20 +248,25 @@ def grant_parts(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = 
     column of the grant row. The looked-up objects are shared between rows (one
     per distinct object), so callers may key caches on them.
     """
-    look = Lookups(reader, warn)
-    # Grants of one entitlement share its entitlement, resource and type: look them up as one.
-    by_entitlement: dict[tuple[str, str, str], tuple[entitlement_pb2.Entitlement, resource_pb2.Resource,
-                                                      resource_pb2.ResourceType]] = {}
+    everything = entitlement_id is None and resource_type is None and resource_id is None
+    assembler = _Assembler(reader, warn, everything)
     for grant in reader.grants(entitlement_id=entitlement_id, resource_type=resource_type,
                                resource_id=resource_id):
-        ent_ref = grant.entitlement
-        rid = ent_ref.resource.id
-        key = (ent_ref.id, rid.resource_type, rid.resource)
-        shared = by_entitlement.get(key)
-        if shared is None:
-            shared = by_entitlement[key] = (look.entitlement(ent_ref.id), look.resource(rid),
-                                            look.resource_type(rid.resource_type))
-        yield GrantParts(grant, *shared, look.resource(grant.principal.id))
+        yield assembler.parts(grant)
+
+
+def stored_grants(reader: SyncReader, warn: Warn, *, entitlement_id: str | None = None,
+                  resource_type: str | None = None,
+                  resource_id: str | None = None) -> Iterator[PlainGrant | GrantParts]:
+    """:func:`grant_parts` for the JSON and CSV listings of millions of grants: a grant in the plain form
+    (as every writer stores them) comes as a :class:`PlainGrant`, read off its bytes; any other as
+    :class:`GrantParts`. A corrupt row is a :class:`~pybaton.errors.C1ZFormatError`, as when parsed."""
+    everything = entitlement_id is None and resource_type is None and resource_id is None
+    assembler = _Assembler(reader, warn, everything)
+    stored = assembler.stored
+    for rowid, data in reader.grant_data(entitlement_id=entitlement_id, resource_type=resource_type,
+                                         resource_id=resource_id):
+        yield stored(rowid, data)
 
 
 def grant_output(parts: GrantParts) -> outputs_pb2.GrantOutput:

@@ -1,40 +1,20 @@
 """The read commands, mirroring Go's ``baton``: resource-types, resources, entitlements, grants, principals, stats, syncs.
 
-Each command parses, asks :mod:`pybaton.cli.outputs` for the listing (which
-asks :mod:`pybaton.c1z`), closes the file, and only then prints: a failure
-leaves nothing on stdout.
+This module declares them for Typer; their work is in :mod:`pybaton.cli.reading`
+(which the fast path of :mod:`pybaton.cli.fast` runs without Typer).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from pybaton.c1z import C1ZFile, SyncReader, SyncRun
-from pybaton.cli import columns, outputs
-from pybaton.cli.json_rows import stream_grants_json
-from pybaton.cli.options import (
-    FileOpt,
-    OutputFormat,
-    OutputOpt,
-    Settings,
-    SyncIdOpt,
-    require_format,
-    settings,
-)
-from pybaton.cli.render import (
-    Listing,
-    emit_json,
-    print_console,
-    print_csv,
-    print_tables,
-    to_json_dict,
-    warning_line,
-)
-from pybaton.errors import SyncNotFoundError, UsageError
+from pybaton.cli import reading
+from pybaton.cli.options import FileOpt, OutputOpt, SyncIdOpt, settings
+from pybaton.cli.reading import open_reader, show
+
+__all__ = ["EntitlementOpt", "ResourceOpt", "TypeOpt", "open_reader", "register", "show"]
 
 TypeOpt = Annotated[str | None, typer.Option("--resource-type", "-t", help="Only this resource type.",
                                              show_default=False)]
@@ -56,153 +36,45 @@ def register(app: typer.Typer) -> None:
     app.command("syncs")(syncs_cmd)
 
 
-# -- helpers -------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def open_reader(opts: Settings, *, sync_type: str | None = "full") -> Iterator[SyncReader]:
-    """The chosen sync (``--sync-id``, else the latest finished one) of the chosen file."""
-    with C1ZFile.open(opts.file) as c1z:
-        yield SyncReader(c1z, _resolve(c1z, opts, sync_type))
-
-
-def _resolve(c1z: C1ZFile, opts: Settings, sync_type: str | None) -> SyncRun:
-    """The run to read; an unknown ``--sync-id`` names the file it was looked for in."""
-    try:
-        return c1z.resolve_sync(opts.sync_id, sync_type=sync_type)
-    except SyncNotFoundError as exc:
-        if opts.sync_id and str(opts.file) not in str(exc):
-            raise SyncNotFoundError(f"{opts.file}: {exc}") from None
-        raise
-
-
-def show(opts: Settings, document: Any, listing: Listing[Any]) -> None:
-    """Print a listing in the chosen format: the Go message as JSON, or its table."""
-    if opts.output is OutputFormat.JSON:
-        emit_json(document)
-    elif opts.output is OutputFormat.CSV:
-        print_csv(listing)
-    else:
-        print_console(listing)
-
-
-def _needs_type(resource_type: str | None, resource_id: str | None) -> None:
-    """A resource id is only unique within its type, so ``-r`` needs ``-t`` (as in Go)."""
-    if resource_id is not None and not resource_type:
-        raise UsageError("--resource needs --resource-type: a resource id is only unique within its type")
-
-
-def _exclusive(resource_id: str | None, entitlement_id: str | None) -> None:
-    if resource_id is not None and entitlement_id is not None:
-        raise UsageError("--resource and --entitlement cannot be used together")
-
-
-# -- commands ------------------------------------------------------------------------------------
-
-
 def resource_types_cmd(ctx: typer.Context, file: FileOpt = None, output: OutputOpt = None,
                        sync_id: SyncIdOpt = None) -> None:
     """List resource types for the latest (or chosen) sync."""
-    opts = settings(ctx, file, output, sync_id)
-    with open_reader(opts) as reader:
-        out = outputs.resource_types(reader)
-    show(opts, out, Listing("Resource types", "resource types", columns.RESOURCE_TYPE_COLUMNS,
-                            out.resource_types))
+    reading.resource_types(settings(ctx, file, output, sync_id))
 
 
 def resources_cmd(ctx: typer.Context, resource_type: TypeOpt = None, file: FileOpt = None,
                   output: OutputOpt = None, sync_id: SyncIdOpt = None) -> None:
     """List resources for the latest (or chosen) sync."""
-    opts = settings(ctx, file, output, sync_id)
-    with open_reader(opts) as reader:
-        out = outputs.resources(reader, warning_line, resource_type)
-    show(opts, out, Listing("Resources", "resources", columns.RESOURCE_COLUMNS, out.resources))
+    reading.resources(settings(ctx, file, output, sync_id), resource_type)
 
 
 def entitlements_cmd(ctx: typer.Context, resource_type: TypeOpt = None, resource_id: ResourceOpt = None,
                      file: FileOpt = None, output: OutputOpt = None, sync_id: SyncIdOpt = None) -> None:
     """List entitlements, optionally of one resource type or one resource."""
-    opts = settings(ctx, file, output, sync_id)
-    _needs_type(resource_type, resource_id)
-    with open_reader(opts) as reader:
-        out = outputs.entitlements(reader, warning_line, resource_type, resource_id)
-    show(opts, out, Listing("Entitlements", "entitlements", columns.ENTITLEMENT_COLUMNS, out.entitlements))
+    reading.entitlements(settings(ctx, file, output, sync_id), resource_type, resource_id)
 
 
 def grants_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, resource_type: TypeOpt = None,
                resource_id: ResourceOpt = None, file: FileOpt = None, output: OutputOpt = None,
                sync_id: SyncIdOpt = None) -> None:
     """List grants, optionally of one entitlement, resource type or resource."""
-    opts = settings(ctx, file, output, sync_id)
-    _needs_type(resource_type, resource_id)
-    _exclusive(resource_id, entitlement_id)
-    with open_reader(opts) as reader:
-        selection: dict[str, Any] = {"entitlement_id": entitlement_id, "resource_type": resource_type,
-                                      "resource_id": resource_id}
-        if opts.output is OutputFormat.JSON:  # a file can hold millions of grants: never all in memory
-            stream_grants_json(outputs.grant_parts(reader, warning_line, **selection))
-        else:
-            show(opts, None, Listing("Grants", "grants", columns.GRANT_COLUMNS,
-                                     outputs.grant_rows(reader, warning_line, **selection)))
+    reading.grants(settings(ctx, file, output, sync_id), entitlement_id, resource_type, resource_id)
 
 
 def principals_cmd(ctx: typer.Context, entitlement_id: EntitlementOpt = None, resource_type: TypeOpt = None,
                    resource_id: ResourceOpt = None, file: FileOpt = None, output: OutputOpt = None,
                    sync_id: SyncIdOpt = None) -> None:
     """List the principals holding an entitlement, any entitlement of a resource, or any grant at all."""
-    opts = settings(ctx, file, output, sync_id)
-    if (resource_type is None) != (resource_id is None):
-        raise UsageError("principals: --resource-type and --resource go together")
-    _exclusive(resource_id, entitlement_id)
-    with open_reader(opts) as reader:
-        out = outputs.principals(reader, warning_line, entitlement_id=entitlement_id,
-                                 resource_type=resource_type, resource_id=resource_id)
-        cols = list(columns.RESOURCE_COLUMNS)
-        if entitlement_id:  # console/csv say direct or inherited; the JSON stays Go's
-            cols.append(columns.principal_access_column(reader, entitlement_id))
-    show(opts, out, Listing("Principals", "principals", cols, out.resources))
+    reading.principals(settings(ctx, file, output, sync_id), entitlement_id, resource_type, resource_id)
 
 
 def stats_cmd(ctx: typer.Context, file: FileOpt = None, output: OutputOpt = None,
               sync_id: SyncIdOpt = None) -> None:
     """Counts of the latest (or chosen) sync of any type, overall and per resource type."""
-    opts = settings(ctx, file, output, sync_id)
-    require_format(opts, (OutputFormat.CONSOLE, OutputFormat.JSON), "stats")
-    with open_reader(opts, sync_type=None) as reader:
-        run, stats = reader.run, reader.sync_stats()
-    if opts.output is OutputFormat.JSON:
-        document = to_json_dict(outputs.sync_run(run))
-        counts = outputs.stats_json(stats)
-        if counts:
-            document["stats"] = counts
-        emit_json(document)
-    else:
-        print_tables(_stats_tables(run, stats))
-
-
-def _stats_tables(run: SyncRun, stats: dict[str, Any]) -> list[tuple[str, Sequence[str], list[list[str]]]]:
-    """The sync, its totals, and a per-resource-type breakdown (Go's sync run info layout)."""
-    msg = outputs.sync_run(run)
-    info = [["Sync ID", run.sync_id], ["Sync Type", run.sync_type], ["Parent Sync ID", run.parent_sync_id],
-            ["Started At", msg.started_at.ToJsonString() if msg.HasField("started_at") else "-"],
-            ["Ended At", msg.ended_at.ToJsonString() if msg.HasField("ended_at") else "-"]]
-    totals = [[label, str(int(stats.get(key) or 0))] for key, label in (
-        ("resource_types", "Resource Types"), ("resources", "Resources"),
-        ("entitlements", "Entitlements"), ("grants", "Grants"))]
-    maps = [stats.get(k) or {} for k in ("resources_by_resource_type", "entitlements_by_resource_type",
-                                         "grants_by_resource_type")]
-    type_ids = sorted(set().union(*maps))
-    breakdown = [[rt, *(str(int(m.get(rt, 0))) for m in maps)] for rt in type_ids]
-    return [("Sync", ["Field", "Value"], info), ("Totals", ["Type", "Count"], totals),
-            ("By resource type", ["Resource Type", "Resources", "Entitlements", "Grants"], breakdown)]
+    reading.stats(settings(ctx, file, output, sync_id))
 
 
 def syncs_cmd(ctx: typer.Context, file: FileOpt = None, output: OutputOpt = None,
               sync_id: SyncIdOpt = None) -> None:
     """List the sync runs the file holds, oldest first (``--sync-id`` shows just that one)."""
-    opts = settings(ctx, file, output, sync_id)
-    with C1ZFile.open(opts.file) as c1z:
-        runs = [_resolve(c1z, opts, None)] if opts.sync_id else c1z.sync_runs()
-    out = outputs.syncs(runs)
-    show(opts, out, Listing("Syncs", "syncs", columns.SYNC_COLUMNS, out.syncs))
-
+    reading.syncs(settings(ctx, file, output, sync_id))

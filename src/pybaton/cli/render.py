@@ -14,41 +14,54 @@ a script never has to split ``type:id`` strings.
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from google.protobuf import any_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from pybaton.pb.registry import ensure_registered
 
+if TYPE_CHECKING:  # Rich is imported where it is used: a listing into a pipe or file never needs it
+    from rich.console import Console
+    from rich.table import Table
+
 R = TypeVar("R")
+
+# Rows per write of the long listings (JSON, CSV).
+OUTPUT_BATCH = 1000
 
 # -- stderr --------------------------------------------------------------------------------------
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     # soft_wrap: a message is one line however narrow the terminal (or pipe) is.
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
+def _styled_line(text: str, style: str) -> None:
+    from rich.text import Text
+
+    _stderr().print(Text(text, style=style))
+
+
 def error_line(message: str) -> None:
     """The one red line a failed command leaves on stderr."""
-    _stderr().print(Text(f"error: {message}", style="bold red"))
+    _styled_line(f"error: {message}", "bold red")
 
 
 def warning_line(message: str) -> None:
     """A one-line warning on stderr (Go logs these at ERROR level and carries on)."""
-    _stderr().print(Text(f"warning: {message}", style="yellow"))
+    _styled_line(f"warning: {message}", "yellow")
 
 
 # -- JSON ----------------------------------------------------------------------------------------
@@ -152,6 +165,8 @@ class Listing(Generic[R]):
     noun: str
     columns: Sequence[Column[R]]
     rows: Iterable[R]
+    # Every CSV cell of a row in one call, equal to the CSV columns' values: for listings of millions of rows.
+    csv_cells: Callable[[R], list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +177,10 @@ class _Table:
 
 
 def _rich_table(table_data: _Table) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=table_data.title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
                   title_justify="left", title_style="bold", header_style="bold")
     for header in table_data.headers:
@@ -176,7 +195,11 @@ _RULE = "\u2500"
 
 
 def _width(text: str) -> int:
-    return len(text) if text.isascii() else cell_len(text)
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
 
 
 def _plain_lines(table: _Table) -> list[str] | None:
@@ -210,13 +233,31 @@ def _plain_lines(table: _Table) -> list[str] | None:
     return out
 
 
+def _surely_not_terminal() -> bool:
+    """stdout is no terminal, and nothing in the environment would make Rich treat it as one.
+
+    Rich's own answer needs Rich (tens of milliseconds to import); a listing into
+    a pipe or file, the common case for scripts, does without. When unsure, ask Rich.
+    """
+    if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ:
+        return False
+    try:
+        return not sys.stdout.isatty()
+    except ValueError:  # closed: Rich says "no terminal" too
+        return True
+
+
 def _print(*items: _Table | str) -> None:
     """Print to stdout: at the terminal's width there, unbounded and without padding into a pipe or file."""
-    console = Console(highlight=False)
-    if console.is_terminal:
-        for item in items:
-            console.print(_rich_table(item) if isinstance(item, _Table) else Text(item))
-        return
+    if not _surely_not_terminal():
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False)
+        if console.is_terminal:
+            for item in items:
+                console.print(_rich_table(item) if isinstance(item, _Table) else Text(item))
+            return
     # A pipe or file gets whole ids (not columns folded at 80 characters) and no trailing blanks.
     lines: list[str] = []
     for item in items:
@@ -228,6 +269,9 @@ def _print(*items: _Table | str) -> None:
 
 def _rich_lines(item: _Table | str) -> list[str]:
     """``item`` printed by Rich into a pipe-wide console, trailing blanks removed."""
+    from rich.console import Console
+    from rich.text import Text
+
     console = Console(highlight=False, width=_PIPE_WIDTH, no_color=True)
     with console.capture() as captured:
         console.print(_rich_table(item) if isinstance(item, _Table) else Text(item))
@@ -249,10 +293,19 @@ def print_console(listing: Listing[Any]) -> None:
 def print_csv(listing: Listing[Any]) -> None:
     """Every column, snake_case headers, one row per item (RFC 4180 quoting)."""
     columns = [c for c in listing.columns if c.csv]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    buffer = io.StringIO()  # to stdout in batches: one large write costs far less than one per row
+    writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([c.name for c in columns])
-    for row in listing.rows:
-        writer.writerow([c.get(row) for c in columns])
+    cells = listing.csv_cells or (lambda row: [c.get(row) for c in columns])
+    rows = iter(listing.rows)
+    while True:
+        writer.writerows(map(cells, itertools.islice(rows, OUTPUT_BATCH)))
+        text = buffer.getvalue()
+        if not text:
+            break
+        sys.stdout.write(text)
+        buffer.seek(0)
+        buffer.truncate()
     sys.stdout.flush()
 
 
