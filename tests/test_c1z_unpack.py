@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from pybaton.c1z import container
 from pybaton.errors import C1ZFormatError
@@ -61,3 +62,25 @@ def test_a_file_system_without_fallocate_still_unpacks(tmp_path: Path, monkeypat
     out = tmp_path / "out.sqlite"
     container.unpack(packed, out)
     assert out.read_bytes() == db.read_bytes()
+
+
+@pytest.mark.parametrize("read", [7, 4096, 1 << 20])
+def test_frames_split_across_reads_unpack_exactly_and_a_cut_frame_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read: int) -> None:
+    """Unpacking reads a little at a time: frames that start and end inside one read, or span many, still
+    give back exactly the database, and a stream cut inside a frame is still refused."""
+    db, _ = _packed_db(tmp_path, 2000)
+    data = db.read_bytes()
+    half = len(data) // 2
+    cctx = zstandard.ZstdCompressor(level=1)
+    payload = cctx.compress(data[:half]) + cctx.compress(data[half:])
+    monkeypatch.setattr(container, "_UNPACK_READ", read)
+    two_frames = tmp_path / "two.c1z"
+    two_frames.write_bytes(container.MAGIC_V1 + payload)
+    out = tmp_path / "out.sqlite"
+    container.unpack(two_frames, out)
+    assert out.read_bytes() == data
+    cut = tmp_path / "cut.c1z"
+    cut.write_bytes(container.MAGIC_V1 + payload[:-10])
+    with pytest.raises(C1ZFormatError, match="mid-frame"):
+        container.unpack(cut, tmp_path / "cut.sqlite")
