@@ -73,10 +73,16 @@ def ext(tmp_path: Path, cli: Cli) -> ExternalWorld:
     return w
 
 
-def test_an_import_that_drops_runs_leaves_none_of_their_rows_in_the_file(tmp_path: Path) -> None:
+def _own_sync(tmp_path: Path) -> Path:
+    """A sync of the demo connector run as an external command, into its own file."""
     own = tmp_path / "own.c1z"
     env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data")}
     subprocess.run([*PYBATON_CMD, "-f", str(own)], env=env, check=True, capture_output=True)
+    return own
+
+
+def test_an_import_that_drops_runs_leaves_none_of_their_rows_in_the_file(tmp_path: Path) -> None:
+    own = _own_sync(tmp_path)
     target = tmp_path / "target.c1z"
     dropped = import_run(own, target)
     kept = import_run(own, target, keep_full_runs=1)
@@ -90,9 +96,7 @@ def test_an_import_that_drops_runs_leaves_none_of_their_rows_in_the_file(tmp_pat
 
 
 def test_sync_imports_the_commands_run_with_its_blobs_untouched(tmp_path: Path) -> None:
-    own = tmp_path / "own.c1z"
-    env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data")}
-    subprocess.run([*PYBATON_CMD, "-f", str(own)], env=env, check=True, capture_output=True)
+    own = _own_sync(tmp_path)
     target = tmp_path / "target.c1z"
     first = import_run(own, target)
     second = import_run(own, target)
