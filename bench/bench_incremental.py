@@ -84,13 +84,14 @@ PHASES = (
     ("pybaton.sync.incremental", "mark_gone", "compaction"),
     ("pybaton.sync.incremental", "holders_of_gone", "compaction"),
     ("pybaton.sync.incremental", "_write_deletions", "compaction"),
-    ("pybaton.sync.incremental", "_compact", "compaction"),
+    ("pybaton.sync.incremental", "compact", "compaction"),
     ("pybaton.sync.expand", "expand_sync", "expansion"),
+    ("pybaton.sync.incremental", "expand_changes", "expansion"),
     ("pybaton.sync.engine", "SyncEngine._check_integrity", "integrity check"),
-    ("pybaton.c1z.file", "C1ZFile.save", "saving the .c1z"),
+    ("pybaton.c1z.file", "C1ZFile.save", "saving the .c1z (vacuumed copy when runs were dropped)"),
     ("pybaton.c1z.file", "C1ZFile.open", "opening the .c1z"),
     ("pybaton.sync.incremental", "IncrementalSync._finish", "finishing the runs (stats)"),
-    ("pybaton.sync.engine", "SyncEngine._cleanup_old_syncs", "dropping old runs"),
+    ("pybaton.sync.engine", "prune_runs", "dropping old runs"),
     # Inside "re-reading changed entries": the LDAP reads alone (members, and their resolution).
     ("pybaton.connectors.ldap.syncers", "MembershipSyncer._principals", "of which LDAP group reads"),
 )

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from incremental_support import NestedWorld, WorldConnector, differences, listing, run_types, sync_once
 from incremental_support import assert_same_as_full as same_as_full
 
-from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.c1z import C1ZFile, SyncReader, container
 from pybaton.connectors.demo import DemoConfig, DemoConnector
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector
 from pybaton.sync import SyncOptions, expand_incremental, sync
@@ -198,6 +198,39 @@ def test_consecutive_incremental_runs_start_from_the_last_cursor(world: tuple[De
         runs = c1z.sync_runs()
     assert [r.sync_type for r in runs] == ["full", "partial_upserts", "partial_deletions", "full"]
     assert runs[1].parent_sync_id == runs[2].parent_sync_id == runs[0].sync_id
+
+
+def _grants(path: Path) -> dict[str, bytes]:
+    """Every grant row of the file, any run: external id -> stored bytes."""
+    with C1ZFile.open(path) as c1z:
+        return {r[0]: bytes(r[1]) for r in c1z.conn.execute("select external_id, data from v1_grants")}
+
+
+def test_runs_dropped_by_an_incremental_sync_leave_no_bytes_in_the_file(world: tuple[DemoSystem, Path],
+                                                                       tmp_path: Path) -> None:
+    """The runs ``keep_syncs`` drops leave no row behind in the packed ``.c1z`` (the database inside is a
+    vacuumed copy), not even in free pages or in the unused space of live ones."""
+    system, path = world
+    before = _grants(path)
+    system.delete("users", "user", 4)
+    system.remove_member(3, nested=False)
+    run_sync(system.data_dir, path, INCREMENTAL)
+    system.add_user(1)
+    run_sync(system.data_dir, path, INCREMENTAL)  # drops the first full run and its diff runs
+    after = _grants(path)
+    gone = {gid: blob for gid, blob in before.items() if gid not in after}
+    # Ids that are no prefix or part of a surviving id, so finding their bytes means a leftover row.
+    unique = {gid: blob for gid, blob in gone.items() if not any(gid in other for other in after)}
+    assert unique, "the changes removed no grant"
+    db = tmp_path / "unpacked.sqlite"
+    container.unpack(path, db)
+    with sqlite3.connect(db) as conn:
+        free_pages = conn.execute("pragma freelist_count").fetchone()[0]
+    raw = db.read_bytes()
+    assert free_pages == 0
+    leftovers = [gid for gid, blob in unique.items() if gid.encode() in raw or blob in raw]
+    assert leftovers == []
+    assert_same_as_full(system, path, tmp_path)
 
 
 @pytest.mark.parametrize("why", ["no previous full sync", "the change cursor expired", "cannot list changes"])

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from provision_helpers import Cli, DemoWorld, Result
 
-from pybaton.c1z import C1ZFile, SyncReader
+from pybaton.c1z import C1ZFile, SyncReader, container
 from pybaton.c1z.merge import import_run
 from pybaton.connector.external import ExternalEntry, capabilities, load_registry
 from pybaton.errors import ConfigError
@@ -73,10 +73,30 @@ def ext(tmp_path: Path, cli: Cli) -> ExternalWorld:
     return w
 
 
-def test_sync_imports_the_commands_run_with_its_blobs_untouched(tmp_path: Path) -> None:
+def _own_sync(tmp_path: Path) -> Path:
+    """A sync of the demo connector run as an external command, into its own file."""
     own = tmp_path / "own.c1z"
     env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data")}
     subprocess.run([*PYBATON_CMD, "-f", str(own)], env=env, check=True, capture_output=True)
+    return own
+
+
+def test_an_import_that_drops_runs_leaves_none_of_their_rows_in_the_file(tmp_path: Path) -> None:
+    own = _own_sync(tmp_path)
+    target = tmp_path / "target.c1z"
+    dropped = import_run(own, target)
+    kept = import_run(own, target, keep_full_runs=1)
+    with C1ZFile.open(target) as dst:
+        assert [r.sync_id for r in dst.sync_runs()] == [kept.sync_id]
+    db = tmp_path / "unpacked.sqlite"
+    container.unpack(target, db)
+    raw = db.read_bytes()
+    assert kept.sync_id.encode() in raw
+    assert dropped.sync_id.encode() not in raw  # every row of the dropped run carried its id
+
+
+def test_sync_imports_the_commands_run_with_its_blobs_untouched(tmp_path: Path) -> None:
+    own = _own_sync(tmp_path)
     target = tmp_path / "target.c1z"
     first = import_run(own, target)
     second = import_run(own, target)

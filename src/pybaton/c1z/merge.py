@@ -92,10 +92,11 @@ def import_run(source: Path, target: Path, *, keep_full_runs: int | None = None)
         run = src.resolve_sync(sync_type=None)
         with C1ZFile.create(target) as dst:
             new_id = copy_run(src, dst, run.sync_id, new_sync_id=new_ksuid())
+            pruned = 0
             if keep_full_runs is not None:
                 with sqlite_errors(target):
                     dst.conn.execute("begin")
-                    prune_runs(dst, keep_full_runs)
+                    pruned = prune_runs(dst, keep_full_runs)
                     dst.conn.execute("commit")
-            dst.save()
+            dst.save(vacuum=pruned > 0)  # no byte of a dropped run stays in the packed file
             return syncs.get_run(dst.conn, new_id)

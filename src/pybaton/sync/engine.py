@@ -187,8 +187,7 @@ class SyncEngine:
             syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done", cursors=self.state.cursors).to_token())
             if not conflicts:  # Go's verification marker: set only when its invariants hold
                 syncs.mark_ingest_verified(self.c1z.conn, run.sync_id)
-        self._cleanup_old_syncs()
-        self.c1z.save()
+        self._save()
         return SyncResult(run.sync_id, self.c1z.path, stats, resumed, time.monotonic() - started, violations)
 
     def _start_or_resume(self) -> tuple[syncs.SyncRun, bool]:
@@ -216,11 +215,15 @@ class SyncEngine:
                                    on_not_found=str)
                 for t, s in self._syncers.items() if isinstance(s, ChangeLister)}
 
-    def _cleanup_old_syncs(self) -> None:
+    def _save(self) -> None:
+        """Drop the runs ``keep_syncs`` no longer keeps, then pack the file.
+
+        When runs were dropped, what is packed is a vacuumed copy (``C1ZFile.save(vacuum=True)``):
+        none of their bytes stays readable in the ``.c1z``.
+        """
         with self.writer.transaction():
             deleted = prune_runs(self.c1z, self.options.keep_syncs)
-        if deleted:
-            self.c1z.conn.execute("vacuum")
+        self.c1z.save(vacuum=deleted > 0)
 
     # -- phases --------------------------------------------------------------------------------
 

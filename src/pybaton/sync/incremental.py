@@ -231,8 +231,7 @@ class IncrementalSync(SyncEngine):
         violations = self._check_integrity()
         self.progress.close()
         stats = self._finish((upserts, deletions), compacted, cursors, floor)
-        self._cleanup_old_syncs()
-        self.c1z.save()
+        self._save()
         return SyncResult(compacted.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
                           changes=len(net))
 
