@@ -247,6 +247,42 @@ def test_decoder_window_is_capped(tmp_path: Path) -> None:
         C1ZFile.open(path, limits=DecodeLimits(max_window_bytes=1 << 20))
 
 
+def test_a_damaged_byte_in_a_file_we_wrote_is_refused_when_unpacked(tmp_path: Path) -> None:
+    """Our frames carry zstd's content checksum: flipped bytes mid-file never reach SQLite."""
+    good = tmp_path / "good.c1z"
+    with C1ZFile.create(good) as c1z:
+        run = syncs.start_run(c1z.conn)
+        writer = SyncWriter(c1z, run.sync_id)
+        user = model.resource_type("user", "User", traits=["user"])
+        writer.put_resource_types([user])
+        writer.put_resources([model.resource(user, f"u{i}", f"User {i}") for i in range(300)])
+        syncs.end_run(c1z.conn, run.sync_id)
+        c1z.save()
+    data = bytearray(good.read_bytes())
+    for offset in (len(data) // 3, len(data) // 2, len(data) - 40):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0x5A
+        bad = tmp_path / f"bad{offset}.c1z"
+        bad.write_bytes(bytes(damaged))
+        with pytest.raises(C1ZFormatError) as info:
+            C1ZFile.open(bad)
+        assert str(bad) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_garbled_schema_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
+    """SQLite quotes a damaged schema's bytes back in its message; they need not be UTF-8."""
+    garbled = _sqlite_payload(tmp_path, [
+        "create table v1_resource_types (id integer primary key, external_id text, data blob, sync_id text, "
+        "discovered_at datetime)",
+        "pragma writable_schema = on",
+        "update sqlite_master set sql = cast(x'637265617465207461626c652081ff28' as text), "
+        "name = cast(x'81ff' as text) where name = 'v1_resource_types'",
+    ])
+    with pytest.raises(C1ZFormatError) as info:
+        C1ZFile.open(garbled)
+    assert str(garbled) in str(info.value) and "\n" not in str(info.value)
+
+
 def test_databases_with_triggers_or_missing_tables_are_refused(tmp_path: Path) -> None:
     with_trigger = _sqlite_payload(tmp_path, [
         "create table v1_resource_types (id integer primary key, external_id text, data blob, sync_id text, "

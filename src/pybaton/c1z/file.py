@@ -26,11 +26,17 @@ DB_NAME = "db.sqlite"
 
 @contextlib.contextmanager
 def sqlite_errors(path: Path | str) -> Iterator[None]:
-    """Turn SQLite's errors about a damaged database into one clear line."""
+    """Turn SQLite's errors about a damaged database into one clear line.
+
+    A damaged schema can make SQLite's own message carry bytes that are not UTF-8 (a
+    garbled table name quoted back): that is the same damage, said without the message.
+    """
     try:
         yield
     except sqlite3.DatabaseError as exc:
         raise C1ZFormatError(f"{path}: the database inside is damaged or not a .c1z ({exc})") from None
+    except UnicodeDecodeError:
+        raise C1ZFormatError(f"{path}: the database inside is damaged or not a .c1z (its schema is garbled)") from None
 
 
 def _journal_mode(*, durable: bool) -> str:
