@@ -264,9 +264,7 @@ def test_a_damaged_byte_in_a_file_we_wrote_is_refused_when_unpacked(tmp_path: Pa
         damaged[offset] ^= 0x5A
         bad = tmp_path / f"bad{offset}.c1z"
         bad.write_bytes(bytes(damaged))
-        with pytest.raises(C1ZFormatError) as info:
-            C1ZFile.open(bad)
-        assert str(bad) in str(info.value) and "\n" not in str(info.value)
+        _refused_in_one_line(bad)
 
 
 def test_a_garbled_schema_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
@@ -278,9 +276,14 @@ def test_a_garbled_schema_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> 
         "update sqlite_master set sql = cast(x'637265617465207461626c652081ff28' as text), "
         "name = cast(x'81ff' as text) where name = 'v1_resource_types'",
     ])
+    _refused_in_one_line(garbled)
+
+
+def _refused_in_one_line(path: Path) -> None:
+    """Opening ``path`` fails with one line that names the file."""
     with pytest.raises(C1ZFormatError) as info:
-        C1ZFile.open(garbled)
-    assert str(garbled) in str(info.value) and "\n" not in str(info.value)
+        C1ZFile.open(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
 
 
 def test_databases_with_triggers_or_missing_tables_are_refused(tmp_path: Path) -> None:
