@@ -196,3 +196,20 @@ def test_split_fields_reads_plain_messages_only() -> None:
     assert split_fields(b"\x08\x01") is None  # a varint field
     assert split_fields(grant_pb2.Grant(id="x").SerializeToString() + b"\xa2\x06\x00") is None  # a long tag
     assert split_fields(b"") == []
+
+
+def test_every_fast_path_spelling_is_one_the_typer_command_declares() -> None:
+    """The fast path keeps its own table of option spellings (importing Typer is what it avoids): a spelling
+    the Typer command no longer takes must not be accepted here, or the two paths would disagree."""
+    import typer.main
+
+    from pybaton.cli.app import _register, app, command_modules
+
+    _register(command_modules([]))  # no command word: every group
+    root = typer.main.get_command(app)
+    assert isinstance(root, typer.main.TyperGroup)
+    root_spellings = {s for p in root.params for s in p.opts}
+    for command, known in fast._COMMAND_OPTIONS.items():
+        declared = {s for p in root.commands[command].params for s in p.opts}
+        assert set(known) <= declared, command
+        assert set(fast._COMMON) <= declared | root_spellings, command
