@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError, Message
 
 from pybaton.c1z.file import C1ZFile, sqlite_errors
 from pybaton.c1z.syncs import SyncRun
+from pybaton.c1z.wire import varint_at
 from pybaton.errors import C1ZFormatError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
 
@@ -268,21 +269,14 @@ def split_fields(data: bytes) -> list[tuple[int, bytes]] | None:
                 return None
             length = data[i + 1]
             i += 2
-            if length & 0x80:  # a length of more than one byte (a varint)
-                length &= 0x7F
-                shift = 7
-                while data[i] & 0x80:
-                    length |= (data[i] & 0x7F) << shift
-                    shift += 7
-                    i += 1
-                length |= data[i] << shift
-                i += 1
+            if length & 0x80:  # a length of more than one byte (a varint); one byte is read inline, the common case
+                length, i = varint_at(data, i - 1)
             end = i + length
             if end > size:
                 return None
             fields.append((number, data[i:end]))
             i = end
             last = number
-    except IndexError:
+    except (IndexError, ValueError):
         return None
     return fields

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pybaton.c1z import loader, schema, syncs
 from pybaton.c1z.file import C1ZFile, sqlite_errors
+from pybaton.c1z.wire import varint_at
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, entitlement_pb2, grant_pb2, resource_pb2
 
 _EXPANDABLE_URL = "type.googleapis.com/" + annotation_grant_pb2.GrantExpandable.DESCRIPTOR.full_name
@@ -148,16 +149,10 @@ def _span(data: bytes, pos: int, tag: int) -> tuple[int, int] | None:
     """Start and end of the payload of the length-delimited field ``tag`` at ``pos`` (None if not there)."""
     if len(data) < pos + 2 or data[pos] != tag:
         return None
-    size, shift, start = 0, 0, pos + 1
-    while True:
-        if start >= len(data) or shift > 28:
-            return None
-        byte = data[start]
-        start += 1
-        size |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            break
+    try:
+        size, start = varint_at(data, pos + 1)
+    except (IndexError, ValueError):
+        return None
     end = start + size
     return (start, end) if end <= len(data) else None
 
