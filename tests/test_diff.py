@@ -11,6 +11,7 @@ import pytest
 
 from pybaton.c1z import C1ZFile, SyncWriter, syncs
 from pybaton.c1z import diff as diffs
+from pybaton.c1z.wire import varint_at
 from pybaton.cli.main import run
 from pybaton.cli.render import to_json_dict
 from pybaton.model import builders as b
@@ -125,14 +126,7 @@ def _reorder_fields(blob: bytes) -> bytes:
         key = blob[i]
         i += 1
         assert key & 7 == 2, "only length-delimited fields in this test"
-        length, shift = 0, 0
-        while True:
-            byte = blob[i]
-            i += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        length, i = varint_at(blob, i)
         i += length
         fields.append(blob[start:i])
     return b"".join(reversed(fields))
