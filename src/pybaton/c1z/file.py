@@ -52,8 +52,10 @@ def _journal_mode(*, durable: bool) -> str:
     return "wal" if durable else "truncate"
 
 
-def _connect(db_path: Path, *, writable: bool, durable: bool = True) -> sqlite3.Connection:
-    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+def connect(db_path: Path | str, *, writable: bool, durable: bool = True, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection to an unpacked working copy, set up as every opener of one needs it
+    (journal by durability, see :func:`_journal_mode`; trusted schema off)."""
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=timeout)
     conn.execute("pragma trusted_schema = off")
     if writable:
         conn.execute(f"pragma journal_mode = {_journal_mode(durable=durable)}")
@@ -157,7 +159,7 @@ class C1ZFile:
                 else:
                     raise C1ZError(f"{path}: no such file")
             with sqlite_errors(path):
-                conn = _connect(db_path, writable=writable or fresh, durable=not owns)
+                conn = connect(db_path, writable=writable or fresh, durable=not owns)
             if fresh:
                 schema.create(conn)
             else:
@@ -184,7 +186,7 @@ class C1ZFile:
             try:
                 container.unpack(path, staged, limits)
                 with sqlite_errors(path):
-                    conn = _connect(staged, writable=False)
+                    conn = connect(staged, writable=False)
                 try:
                     _prepare(conn, path, writable=False)
                     with sqlite_errors(path):

@@ -23,13 +23,13 @@ from __future__ import annotations
 import marshal
 import os
 import signal
-import sqlite3
 import struct
 import subprocess
 import sys
 from pathlib import Path
 from typing import IO
 
+from pybaton.c1z.file import connect
 from pybaton.errors import C1ZError
 
 _FRAME = struct.Struct("<Q")
@@ -127,10 +127,7 @@ def serve(db_path: str, src: IO[bytes], out: IO[bytes]) -> int:
     """The helper's loop: insert each batch in one transaction, answer, until end of input."""
     from pybaton.c1z import writer  # the helper's own import; the writer imports this module
 
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=60)
-    conn.execute("pragma trusted_schema = off")
-    conn.execute("pragma journal_mode = truncate")
-    conn.execute("pragma synchronous = off")
+    conn = connect(db_path, writable=True, durable=False, timeout=60)  # the caller's own throw-away copy
     conn.execute("pragma cache_size = -16384")  # appending needs little; memory is the caller's budget too
     columns = writer.GrantColumns()
     while (head := _read_exactly(src, _FRAME.size)) is not None:
