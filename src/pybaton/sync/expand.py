@@ -82,6 +82,7 @@ class ExpansionStats:
     skipped: int = 0
     resumed: bool = False
     bulk: bool = False
+    repaged: bool = False
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -166,6 +167,7 @@ class _Run:
         self.ents = store.Entitlements(self.conn, self.sync_id)
         self.now = syncs.now_text()
         self.people = Principals()
+        self._repage = False
 
     # -- setup --------------------------------------------------------------------------------------
 
@@ -228,6 +230,7 @@ class _Run:
             self.stats.edges = len(graph.edges)
             remaining = self._remaining(graph, direct, people, layout)
             self.stats.bulk = remaining >= BULK_MIN_ROWS and remaining * 4 >= boundary
+            self._repage = self.stats.bulk and store.should_repage(self.conn, remaining)
         with self._step("preparing the writer"):
             out = DerivedWriter(self.writer, self.conn, people, store.load_parents(self.conn, self.sync_id, people),
                                 graph, self.now)
@@ -249,6 +252,9 @@ class _Run:
         if self.stats.bulk:
             with self._step("dropping bulk indexes"):
                 store.drop_bulk_indexes(self.writer, self.conn)
+        if self._repage:
+            with self._step("moving to bigger pages"):
+                self.stats.repaged = store.repage(self.conn)
         with self._step("writing derived grants"), _Batcher(self.writer, self.state, self.checkpoint) as batch:
             self._walk(layout, holders, out, prior, batch)
             self._remove_stale_elsewhere(graph, layout, prior)
