@@ -455,11 +455,21 @@ def repage(conn: sqlite3.Connection) -> bool:
     if str(conn.execute("pragma journal_mode").fetchone()[0]).lower() == "wal":
         return False
     cache = int(conn.execute("pragma main.cache_size").fetchone()[0])
-    conn.execute(f"pragma page_size = {BULK_PAGE_SIZE}")
-    conn.execute("vacuum main")
-    # SQLite keeps the cache's page *count* worked out for the old page size (measured: a 128 MB cache
-    # of 4 KiB pages became 2 GB of 64 KiB ones); setting it again sizes it for the new pages.
-    conn.execute(f"pragma main.cache_size = {cache}")
+    before = int(conn.execute("pragma main.page_size").fetchone()[0])
+    # SQLite carries the cache's page *count* over to the new page size, for the VACUUM's copy and
+    # after it (measured: a 128 MB cache of 4 KiB pages became 2 GB of 64 KiB ones). So: a count
+    # that fits the budget in big pages during the VACUUM, and the budget set again after it.
+    budget = -cache * 1024 if cache < 0 else cache * before
+    conn.execute(f"pragma main.cache_size = {max(budget // BULK_PAGE_SIZE, 16)}")
+    conn.execute(f"pragma main.page_size = {BULK_PAGE_SIZE}")
+    try:
+        conn.execute("vacuum main")
+    except sqlite3.OperationalError as exc:  # e.g. a statement of the caller's still open: keep the pages
+        log.debug("grant expansion: not moving to bigger pages: %s", exc)
+        conn.execute(f"pragma main.page_size = {before}")
+        return False
+    finally:
+        conn.execute(f"pragma main.cache_size = {cache}")
     return int(conn.execute("pragma page_size").fetchone()[0]) == BULK_PAGE_SIZE
 
 
