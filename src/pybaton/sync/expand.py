@@ -27,7 +27,11 @@ entitlement in principal order, which keeps its index inserts nearly
 sequential; and a big expansion drops the one index that takes random inserts
 (by principal) and rebuilds it with one sort at the end, writing through a
 rollback journal rather than the WAL meanwhile, so that each new page is
-written once (:func:`pybaton.sync.expand_store.rollback_journal`).
+written once (:func:`pybaton.sync.expand_store.rollback_journal`). When it
+writes several times the rows already there (a fan-out), it first moves the
+working copy to 64 KiB pages (one VACUUM of the small file, through that
+journal), which makes every b-tree insert cheaper: about a third less CPU per
+derived grant (:func:`pybaton.sync.expand_store.repage`).
 
 Resume: the run is deterministic for a given file, so the checkpoint only
 records how many destination entitlements (and chunks of the current one) are
