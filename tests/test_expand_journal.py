@@ -119,6 +119,17 @@ def test_repage_moves_the_file_to_big_pages_keeping_rows_and_cache_bytes(tmp_pat
     assert sqlite3.connect(tmp_path / "db.sqlite").execute("pragma page_size").fetchone() == (BULK_PAGE_SIZE,)
 
 
+def test_repage_is_chosen_only_when_the_expansion_grows_the_file_several_fold(tmp_path: Path) -> None:
+    conn = _filled(tmp_path / "db.sqlite", 3000)
+    size = conn.execute("pragma page_count").fetchone()[0] * conn.execute("pragma page_size").fetchone()[0]
+    fold = expand_store.REPAGE_MIN_FACTOR * size // expand_store.DERIVED_ROW_BYTES
+    assert expand_store.should_repage(conn, fold + 1)
+    assert not expand_store.should_repage(conn, fold // 2)
+    with rollback_journal(conn):
+        assert repage(conn)
+    assert not expand_store.should_repage(conn, fold * 100)  # already in big pages
+
+
 def test_repage_does_nothing_while_the_file_stays_in_wal_mode(tmp_path: Path) -> None:
     conn = _filled(tmp_path / "db.sqlite", 10)
     other = sqlite3.connect(tmp_path / "db.sqlite")

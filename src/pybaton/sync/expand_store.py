@@ -431,18 +431,23 @@ def _leave_wal(conn: sqlite3.Connection) -> bool:
 # b-tree is shallower, each leaf takes ~16x the cells before it splits, and the kernel copies a
 # page per write call instead of sixteen. Go's SQLite reads a file of any page size.
 BULK_PAGE_SIZE = 65536
-# Moving to bigger pages rewrites the file once (VACUUM, ~1 us per existing row): only worth it when
-# the expansion writes several times the rows already there (a fan-out), not for a nested sync that
-# doubles its table (measured: the VACUUM eats the gain there).
+# Moving to bigger pages rewrites the file once (VACUUM): only worth it when the expansion grows the
+# file several-fold (a fan-out), not for a nested sync that doubles or triples it (measured on the
+# `scale` shape: the VACUUM costs what the bigger pages save).
 REPAGE_MIN_FACTOR = 4
+# What one derived grant adds to the file: its row and its entries in the grant indexes (measured
+# ~580 bytes on the fan-out shape).
+DERIVED_ROW_BYTES = 500
 
 
 def should_repage(conn: sqlite3.Connection, remaining: int) -> bool:
-    """Whether a bulk expansion writing ``remaining`` rows moves the file to :data:`BULK_PAGE_SIZE` first."""
-    if int(conn.execute("pragma page_size").fetchone()[0]) >= BULK_PAGE_SIZE:
+    """Whether a bulk expansion writing ``remaining`` rows moves the file to :data:`BULK_PAGE_SIZE` first:
+    when the rows it writes are at least :data:`REPAGE_MIN_FACTOR` times the size of the file now."""
+    page_size = int(conn.execute("pragma main.page_size").fetchone()[0])
+    if page_size >= BULK_PAGE_SIZE:
         return False
-    present = int(conn.execute("select coalesce(max(id), 0) from v1_grants").fetchone()[0])
-    return remaining >= REPAGE_MIN_FACTOR * max(present, 1)
+    size = page_size * int(conn.execute("pragma main.page_count").fetchone()[0])
+    return remaining * DERIVED_ROW_BYTES >= REPAGE_MIN_FACTOR * size
 
 
 def repage(conn: sqlite3.Connection) -> bool:
