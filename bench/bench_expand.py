@@ -140,7 +140,8 @@ def expand_only(workdir: Path, sync_id: str) -> dict[str, float]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak / 1024, 1),
             "rss_before_mb": round(base_rss / 1024, 1),
-            "derived": stats.derived, "destinations": stats.destinations, "edges": stats.edges}
+            "derived": stats.derived, "destinations": stats.destinations, "edges": stats.edges,
+            "repaged": int(stats.repaged)}
 
 
 def bench(shape: str, scale: float) -> dict[str, float]:
@@ -156,7 +157,8 @@ def bench(shape: str, scale: float) -> dict[str, float]:
         result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{shape}: expansion {result['seconds']} s (cpu {result['cpu_seconds']} s), peak RSS "
               f"{result['peak_rss_mb']} MB, {int(result['derived']):,} derived grants over "
-              f"{int(result['destinations']):,} entitlements   [target {TARGETS[shape]}]", flush=True)
+              f"{int(result['destinations']):,} entitlements{', moved to 64 KiB pages' if result['repaged'] else ''}"
+              f"   [target {TARGETS[shape]}]", flush=True)
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

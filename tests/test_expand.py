@@ -18,6 +18,7 @@ from pybaton.model import annotations as ann
 from pybaton.model import builders as b
 from pybaton.pb.c1.connector.v2 import annotation_grant_pb2, grant_pb2
 from pybaton.sync import expand as expand_mod
+from pybaton.sync import expand_store
 from pybaton.sync import expand_wire as wire
 from pybaton.sync.expand import expand_file, expand_sync
 from pybaton.sync.expand_graph import EdgeSpec, EntitlementGraph, plan, strongly_connected
@@ -209,16 +210,19 @@ def principal_index_exists(c1z: C1ZFile) -> bool:
         is not None
 
 
-@pytest.mark.parametrize("bulk", [False, True])
+@pytest.mark.parametrize("mode", ["plain", "bulk", "repage"])
 @pytest.mark.parametrize("crash_after", [1, 2, 5, 9])
 def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          crash_after: int, bulk: bool) -> None:
+                                                          crash_after: int, mode: str) -> None:
     """Commit every few rows, crash inside the Nth checkpoint, resume from the last saved state.
 
-    ``bulk`` forces the path that drops the principal index for the writes and rebuilds it after.
+    ``bulk`` forces the path that drops the principal index for the writes and rebuilds it after;
+    ``repage`` that path with the move to bigger pages first (both runs, the crashed one too).
     """
+    bulk = mode != "plain"
     if bulk:
         monkeypatch.setattr(expand_mod, "BULK_MIN_ROWS", 0)
+    monkeypatch.setattr(expand_store, "REPAGE_MIN_FACTOR", 0 if mode == "repage" else 10**9)
     monkeypatch.setattr(expand_mod, "COMMIT_ROWS", 7)
     monkeypatch.setattr(expand_mod, "CHUNK_ROWS", 4)
     world = _fanout_world()
@@ -247,6 +251,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path: Path, monkey
         assert resumed.resumed == bool(saved.get("done") or saved.get("chunks"))
         assert resumed.bulk == bulk
         assert rows_of(c1z, writer.sync_id) == clean
+        page_size = c1z.conn.execute("pragma page_size").fetchone()[0]
+        assert (page_size == expand_store.BULK_PAGE_SIZE) == (mode == "repage")
         assert principal_index_exists(c1z)
 
 

@@ -23,7 +23,7 @@ from expand_worlds import Principal, World, write_world
 from pybaton.sync import expand as expand_mod
 from pybaton.sync import expand_store
 from pybaton.sync.expand import expand_sync
-from pybaton.sync.expand_store import rollback_journal
+from pybaton.sync.expand_store import BULK_PAGE_SIZE, repage, rollback_journal
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -98,6 +98,90 @@ def test_a_process_killed_mid_transaction_loses_only_the_open_transaction(tmp_pa
     assert _mode(conn) == "wal"
 
 
+def _filled(path: Path, rows: int) -> sqlite3.Connection:
+    conn = _open(path)
+    conn.execute("create index t_v on t (v)")
+    conn.executemany("insert into t (v) values (?)", ((f"row{i:06d}" * 8,) for i in range(rows)))
+    return conn
+
+
+def test_repage_moves_the_file_to_big_pages_keeping_rows_and_cache_bytes(tmp_path: Path) -> None:
+    conn = _filled(tmp_path / "db.sqlite", 3000)
+    before = conn.execute("select id, v from t order by id").fetchall()
+    conn.execute("pragma cache_size = -2048")
+    with rollback_journal(conn):
+        assert repage(conn)
+    assert conn.execute("pragma page_size").fetchone() == (BULK_PAGE_SIZE,)
+    assert conn.execute("pragma cache_size").fetchone() == (-2048,)
+    assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+    assert conn.execute("select id, v from t order by id").fetchall() == before
+    assert _mode(conn) == "wal"
+    assert sqlite3.connect(tmp_path / "db.sqlite").execute("pragma page_size").fetchone() == (BULK_PAGE_SIZE,)
+
+
+def test_repage_is_chosen_only_when_the_expansion_grows_the_file_several_fold(tmp_path: Path) -> None:
+    conn = _filled(tmp_path / "db.sqlite", 3000)
+    size = conn.execute("pragma page_count").fetchone()[0] * conn.execute("pragma page_size").fetchone()[0]
+    fold = expand_store.REPAGE_MIN_FACTOR * size // expand_store.DERIVED_ROW_BYTES
+    assert expand_store.should_repage(conn, fold + 1)
+    assert not expand_store.should_repage(conn, fold // 2)
+    with rollback_journal(conn):
+        assert repage(conn)
+    assert not expand_store.should_repage(conn, fold * 100)  # already in big pages
+
+
+def test_repage_does_nothing_while_the_file_stays_in_wal_mode(tmp_path: Path) -> None:
+    conn = _filled(tmp_path / "db.sqlite", 10)
+    other = sqlite3.connect(tmp_path / "db.sqlite")
+    assert other.execute("select count(*) from t").fetchone() == (10,)
+    with rollback_journal(conn):
+        assert not repage(conn)
+    assert conn.execute("pragma page_size").fetchone() == (4096,)
+
+
+def test_a_process_killed_mid_repage_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """The VACUUM runs through the rollback journal: the next open rolls a killed one back (killed late in the
+    VACUUM's own statements: a dry run on a copy counts them first)."""
+    path = tmp_path / "db.sqlite"
+    conn = _filled(path, 20000)
+    before = conn.execute("select id, v from t order by id").fetchall()
+    conn.close()
+    child = textwrap.dedent(f"""
+        import os, sqlite3
+        from pybaton.sync.expand_store import rollback_journal, repage
+        conn = sqlite3.connect({str(path)!r}, isolation_level=None)
+        conn.execute("pragma journal_mode = wal")
+        conn.execute("pragma synchronous = off")
+        conn.execute("pragma cache_size = 10")  # spill pages to the file before the kill
+        dry = sqlite3.connect(":memory:", isolation_level=None)
+        conn.backup(dry)
+        steps = 0
+        def count() -> int:
+            global steps
+            steps += 1
+            return 0
+        dry.set_progress_handler(count, 100)
+        repage(dry)
+        limit, steps = steps * 9 // 10, 0
+        def die() -> int:
+            global steps
+            steps += 1
+            if steps > limit:
+                os._exit(3)
+            return 0
+        with rollback_journal(conn):
+            conn.set_progress_handler(die, 100)
+            repage(conn)
+            os._exit(4)
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    conn = _open(path)
+    assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+    assert conn.execute("pragma page_size").fetchone() == (4096,)
+    assert conn.execute("select id, v from t order by id").fetchall() == before
+
+
 def _random_world(seed: int) -> World:
     """Groups nested at random (cycles, shallow and filtered edges included), with users and services."""
     rng = random.Random(seed)
@@ -110,8 +194,8 @@ def _random_world(seed: int) -> World:
     return World(groups, people, members, edges)
 
 
-def _listing(path: Path, world: World, monkeypatch: pytest.MonkeyPatch, *, bulk: bool) -> tuple[list[tuple[object, ...]],
-                                                                                                list[str], set[str]]:
+def _listing(path: Path, world: World, monkeypatch: pytest.MonkeyPatch, *, bulk: bool,
+             repaged: bool = False) -> tuple[list[tuple[object, ...]], list[str], set[str]]:
     """Expand ``world`` in a new file; its grant rows in row-id order (all but the sync id and time), its indexes, and the
     journal modes the bulk write ran in."""
     modes: set[str] = set()
@@ -127,11 +211,13 @@ def _listing(path: Path, world: World, monkeypatch: pytest.MonkeyPatch, *, bulk:
         patch.setattr(expand_store, "rollback_journal", spy)
         if bulk:
             patch.setattr(expand_mod, "BULK_MIN_ROWS", 0)
+        patch.setattr(expand_store, "REPAGE_MIN_FACTOR", 0 if repaged else 10**9)
         c1z, writer = write_world(path, world)
         with c1z:
             before = _mode(c1z.conn)
             stats = expand_sync(c1z, writer, {}, checkpoint=lambda: None)
             assert stats.bulk == bulk
+            assert stats.repaged == repaged
             rows = c1z.conn.execute(
                 "select id, resource_type_id, resource_id, entitlement_id, principal_resource_type_id, "
                 "principal_resource_id, external_id, expansion, needs_expansion, data from v1_grants "
@@ -156,3 +242,6 @@ def test_bulk_expansion_through_the_rollback_journal_stores_the_same_rows(tmp_pa
     assert bulk_indexes == plain_indexes
     assert plain_modes == set()
     assert bulk_modes and "wal" not in bulk_modes  # the bulk write ran through a rollback journal
+    repaged, repaged_indexes, _ = _listing(tmp_path / "repaged.c1z", world, monkeypatch, bulk=True, repaged=True)
+    assert repaged == plain
+    assert repaged_indexes == plain_indexes
