@@ -29,7 +29,7 @@ from incremental_support import assert_same_as_full as same_as_full
 from pybaton.c1z import C1ZFile, SyncReader, container
 from pybaton.connectors.demo import DemoConfig, DemoConnector
 from pybaton.connectors.scale import ScaleConfig, ScaleConnector
-from pybaton.sync import SyncOptions, expand_incremental, sync
+from pybaton.sync import SyncOptions, expand_incremental, inplace, sync
 from pybaton.sync import incremental as inc
 from pybaton.sync.incremental import saved_cursors
 
@@ -160,19 +160,23 @@ def test_incremental_writes_baton_runs_and_equals_a_full_sync(world: tuple[DemoS
     system.add_member(5, nested=True)
     system.remove_member(2, nested=False)
     system.delete("groups", "group", 1)
+    with C1ZFile.open(path) as c1z:
+        cursors_before = saved_cursors(c1z.resolve_sync())
     result = run_sync(system.data_dir, path, INCREMENTAL)
-    assert run_types(path) == [("full", True), ("partial_upserts", True), ("partial_deletions", True),
-                               ("full", True)]
+    # Compacted in place: the full run keeps its id, the diff pair names it as its parent.
+    assert run_types(path) == [("full", True), ("partial_upserts", True), ("partial_deletions", True)]
     with C1ZFile.open(path) as c1z:
         runs = c1z.sync_runs()
         assert {r.parent_sync_id for r in runs[1:3]} == {runs[0].sync_id}
-        assert result.sync_id == runs[3].sync_id == c1z.resolve_sync().sync_id
+        assert result.sync_id == runs[0].sync_id == c1z.resolve_sync().sync_id
+        # The counts carried forward by difference are what counting the compacted run gives.
+        assert runs[0].stats == SyncReader(c1z, runs[0]).stats() == result.stats
         deleted = {r[0] for r in c1z.conn.execute("select external_id from v1_resources where sync_id = ?",
                                                   (runs[2].sync_id,))}
         upserted_users = {r[0] for r in c1z.conn.execute(
             "select external_id from v1_resources where sync_id = ? and resource_type_id = 'user'",
             (runs[1].sync_id,))}
-        assert saved_cursors(runs[3]) and saved_cursors(runs[3]) != saved_cursors(runs[0])
+        assert saved_cursors(runs[0]) and saved_cursors(runs[0]) != cursors_before
     assert len(deleted) == 1 and next(iter(deleted)).startswith("group:")
     assert upserted_users == {f"user:{system.pick('users', 3)}"}  # only what changed was asked for
     assert_same_as_full(system, path, tmp_path)
@@ -193,11 +197,15 @@ def test_consecutive_incremental_runs_start_from_the_last_cursor(world: tuple[De
         system.add_member(step * 11, nested=False)
         run_sync(system.data_dir, path, INCREMENTAL)
         assert_same_as_full(system, path, tmp_path)
-    # The file keeps two full runs (BATON_KEEP_SYNC_COUNT); diff runs go with the full run they applied to.
+    # One full run compacted in place; of its diff pairs the newest keep_syncs - 1 stay (BATON_KEEP_SYNC_COUNT
+    # is 2), the older ones dropped with every row.
     with C1ZFile.open(path) as c1z:
         runs = c1z.sync_runs()
-    assert [r.sync_type for r in runs] == ["full", "partial_upserts", "partial_deletions", "full"]
+        left = {r[0] for t in ("v1_resources", "v1_entitlements", "v1_grants")
+                for r in c1z.conn.execute(f"select distinct sync_id from {t}")}
+    assert [r.sync_type for r in runs] == ["full", "partial_upserts", "partial_deletions"]
     assert runs[1].parent_sync_id == runs[2].parent_sync_id == runs[0].sync_id
+    assert left <= {r.sync_id for r in runs}
 
 
 def _grants(path: Path) -> dict[str, bytes]:
@@ -206,17 +214,21 @@ def _grants(path: Path) -> dict[str, bytes]:
         return {r[0]: bytes(r[1]) for r in c1z.conn.execute("select external_id, data from v1_grants")}
 
 
-def test_runs_dropped_by_an_incremental_sync_leave_no_bytes_in_the_file(world: tuple[DemoSystem, Path],
-                                                                       tmp_path: Path) -> None:
-    """The runs ``keep_syncs`` drops leave no row behind in the packed ``.c1z`` (the database inside is a
-    vacuumed copy), not even in free pages or in the unused space of live ones."""
+def test_a_dropped_full_run_leaves_no_bytes_of_incremental_changes_in_the_file(world: tuple[DemoSystem, Path],
+                                                                               tmp_path: Path) -> None:
+    """When ``keep_syncs`` drops a full run (here the one compacted in place, with its diff pair), no row an
+    incremental sync removed stays behind in the packed ``.c1z`` (the database inside is a vacuumed copy),
+    not even in free pages or in the unused space of live ones. (Steady-state incremental runs do not vacuum:
+    until a full run is dropped or free pages pass a quarter of the file, removed rows may stay in free
+    pages; docs/incremental.md.)"""
     system, path = world
     before = _grants(path)
     system.delete("users", "user", 4)
     system.remove_member(3, nested=False)
     run_sync(system.data_dir, path, INCREMENTAL)
     system.add_user(1)
-    run_sync(system.data_dir, path, INCREMENTAL)  # drops the first full run and its diff runs
+    run_sync(system.data_dir, path)
+    run_sync(system.data_dir, path)  # drops the full run compacted in place and its diff runs
     after = _grants(path)
     gone = {gid: blob for gid, blob in before.items() if gid not in after}
     # Ids that are no prefix or part of a surviving id, so finding their bytes means a leftover row.
@@ -280,6 +292,8 @@ def test_random_changes_incremental_equals_fresh_full(seeded: tuple[Path, Path],
 KILL_POINTS = {
     "after the upserts": (inc, "IncrementalSync", "_write_upserts"),
     "during compaction": (inc, "", "compact"),
+    # Inside the in-place compaction's transaction, after the diff was folded into the previous full run.
+    "inside the in-place compaction": (inplace, "", "apply_diff"),
     # Inside the incremental expansion's transaction, after one destination's derived grants are written.
     "during incremental expansion": (expand_incremental, "_Expansion", "_destination"),
     "after expansion, before the runs finish": (inc, "IncrementalSync", "_finish"),
@@ -321,7 +335,7 @@ def test_kill_9_anywhere_keeps_the_cursor_and_converges(point: str, world: tuple
     assert path.read_bytes() == before  # nothing visible, the saved cursor not advanced
     assert (path.parent / (path.name + ".wip")).exists()
     run_sync(system.data_dir, path, INCREMENTAL)
-    assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
+    assert run_types(path) == [("full", True), ("partial_upserts", True), ("partial_deletions", True)]
     assert_same_as_full(system, path, tmp_path)
 
 
@@ -401,7 +415,7 @@ def test_random_nesting_changes_expand_incrementally_as_a_full_sync(tmp_path: Pa
         for name, n in step:
             WORLD_OPERATIONS[name](world, n)
         sync_once(lambda: WorldConnector(world), path, incremental=True)
-        assert run_types(path)[-3:] == [("partial_upserts", True), ("partial_deletions", True), ("full", True)]
+        assert run_types(path) == [("full", True), ("partial_upserts", True), ("partial_deletions", True)]
         same_as_full(lambda: WorldConnector(world), path, where)
 
 
@@ -434,19 +448,24 @@ def _run_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path], cli: Any) -> None:
-    """The compacted run is a full run as Go's syncer ends one (compared with a Go-written file, column by
-    column); the diff pair is as baton-sdk v0.25's ``GenerateSyncDiff`` writes it (``insertSyncRunWithLink``:
-    parent = the base full run, ``linked_sync_id`` naming each other, ``grants_backfilled = 1``, no
-    ``supports_diff``, an empty token, then ``endSyncRun``); ``syncs`` lists all four with their types."""
+    """The compacted run (the previous full run, compacted in place: same sync id, ended again) is a full run as
+    Go's syncer ends one (compared with a Go-written file, column by column); the diff pair is as baton-sdk
+    v0.25's ``GenerateSyncDiff`` writes it (``insertSyncRunWithLink``: parent = the full run it applies to,
+    ``linked_sync_id`` naming each other, ``grants_backfilled = 1``, no ``supports_diff``, an empty token, then
+    ``endSyncRun``); ``syncs`` lists the three with their types."""
     system, path = world
     system.add_member(3, nested=True)
     system.remove_member(2, nested=False)
+    (before,) = _run_rows(path)
     run_sync(system.data_dir, path, INCREMENTAL)
-    base, upserts, deletions, compacted = _run_rows(path)
+    compacted, upserts, deletions = _run_rows(path)
+    base = compacted
+    assert (compacted["sync_id"], compacted["started_at"]) == (before["sync_id"], before["started_at"])
+    assert compacted["ended_at"] > before["ended_at"]
     with C1ZFile.open(GO_V025_DEMO) as go:
         go.conn.row_factory = sqlite3.Row
         go_full = dict(go.conn.execute("select * from v1_sync_runs where ended_at is not null").fetchone())
-    for ours in (base, compacted):
+    for ours in (before, compacted):
         assert list(ours) == list(go_full)
         assert {c: ours[c] for c in _RUN_COLUMNS} == {c: go_full[c] for c in _RUN_COLUMNS}
     for diff, kind, other in ((upserts, "partial_upserts", deletions), (deletions, "partial_deletions", upserts)):
@@ -466,11 +485,11 @@ def test_incremental_runs_are_the_rows_go_writes(world: tuple[DemoSystem, Path],
     rows = json.loads(listed.out)["syncs"]
     assert [(r["id"], r["syncType"], r.get("parentSyncId", "")) for r in rows] == [
         (base["sync_id"], "full", ""), (upserts["sync_id"], "partial_upserts", base["sync_id"]),
-        (deletions["sync_id"], "partial_deletions", base["sync_id"]), (compacted["sync_id"], "full", "")]
+        (deletions["sync_id"], "partial_deletions", base["sync_id"])]
     # Each entry has the keys Go's `baton syncs -o json` gives a full run (its fixture), diff runs one more.
     go_listed = json.loads((Path(__file__).parent / "fixtures" / "demo-two-syncs.syncs.json").read_text())
     go_keys = set(go_listed["syncs"][0])
-    assert set(rows[0]) == set(rows[3]) == go_keys
+    assert set(rows[0]) == go_keys
     assert set(rows[1]) == set(rows[2]) == go_keys - {"syncToken"} | {"parentSyncId"}
 
 
