@@ -240,15 +240,13 @@ class IncrementalSync(SyncEngine):
                           changes=len(net))
 
     def _integrity_by_difference(self, base: syncs.SyncRun) -> list[integrity.Violation]:
-        """The findings a full integrity check of the compacted run would give, from the rows it touched when
-        the previous run was clean (a full check otherwise)."""
+        """The findings a full sync's integrity check would give, from the rows the compaction touched when the
+        previous run was clean (from every row otherwise)."""
         if not self.options.integrity_check:
             return []
         state = SyncState.from_token(base.sync_token)
-        if state is not None and state.integrity_clean:
-            violations = inplace.integrity_by_difference(self.c1z.conn, base.sync_id)
-        else:
-            violations = integrity.check(self.c1z.conn, base.sync_id)
+        clean = state is not None and state.integrity_clean
+        violations = inplace.integrity_by_difference(self.c1z.conn, base.sync_id, whole=not clean)
         for v in violations:
             log.warning("integrity: %s", v.describe())
         return violations

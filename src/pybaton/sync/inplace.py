@@ -134,13 +134,36 @@ def stats_by_difference(previous: Mapping[str, Any], delta: Mapping[str, Mapping
             "grants_by_resource_type": grants, "entitlements_by_resource_type": ents}
 
 
-def integrity_by_difference(conn: sqlite3.Connection, sync_id: str) -> list[Violation]:
-    """What :func:`pybaton.sync.integrity.check` reports on run ``sync_id``, given that it reported nothing
-    before :func:`start_tracking`: only rows written since, and rows naming a key removed since, can break."""
+_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
+
+
+def integrity_by_difference(conn: sqlite3.Connection, sync_id: str, *, whole: bool = False) -> list[Violation]:
+    """What a full sync's integrity check reports for the state run ``sync_id`` now holds.
+
+    A full sync checks the connector's rows (before grant expansion), so derived grants are left out. When
+    the run was clean before :func:`start_tracking`, only rows written since and rows naming a key removed
+    since can be in violation, and only those are checked; ``whole`` checks every row (a run not known clean).
+    Needs ``pybaton_derived`` registered (:mod:`pybaton.sync.incremental`).
+    """
     conn.execute("create temp table if not exists inc_candidates (tbl text, id integer, primary key (tbl, id))")
     conn.execute("delete from temp.inc_candidates")
+    if whole:
+        conn.execute("insert into temp.inc_candidates select 'v1_grants', id from v1_grants where sync_id = ?",
+                     (sync_id,))
+        conn.execute("insert into temp.inc_candidates select 'v1_entitlements', id from v1_entitlements "
+                     "where sync_id = ?", (sync_id,))
+    else:
+        _touched_candidates(conn, sync_id)
+    conn.execute("delete from temp.inc_candidates where tbl = 'v1_grants' and id in (select id from v1_grants "
+                 "where id in (select id from temp.inc_candidates where tbl = 'v1_grants') and instr(data, ?) > 0 "
+                 "and pybaton_derived(data, entitlement_id) = 1)", (_IMMUTABLE_MARK,))
+    return check_candidates(conn, sync_id, "temp.inc_candidates")
+
+
+def _touched_candidates(conn: sqlite3.Connection, sync_id: str) -> None:
+    """Rows written since :func:`start_tracking`; grants naming a removed entitlement or principal and
+    entitlements on a removed resource (found by their indexes)."""
     conn.execute("insert or ignore into temp.inc_candidates select tbl, id from temp.inc_written")
-    # Grants naming a removed entitlement or principal; entitlements on a removed resource (by their indexes).
     conn.execute("insert or ignore into temp.inc_candidates select 'v1_grants', g.id from temp.inc_removed r "
                  "join v1_grants g on g.entitlement_id = r.key and g.sync_id = ? where r.tbl = 'v1_entitlements'",
                  (sync_id,))
@@ -152,7 +175,6 @@ def integrity_by_difference(conn: sqlite3.Connection, sync_id: str) -> list[Viol
                  "join v1_entitlements e on e.resource_type_id = r.rtype "
                  "and e.resource_id = substr(r.key, length(r.rtype) + 2) and e.sync_id = ? "
                  "where r.tbl = 'v1_resources'", (sync_id,))
-    return check_candidates(conn, sync_id, "temp.inc_candidates")
 
 
 __all__ = ["TABLES", "apply_diff", "deltas", "floors", "integrity_by_difference", "start_tracking",
