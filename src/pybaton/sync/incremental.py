@@ -1,23 +1,23 @@
-"""Incremental sync: ask the connector what changed, compact it onto the last full run.
+"""Incremental sync: ask the connector what changed, fold it into the last full run.
 
-One run writes three sync runs into the working copy, the way Baton's diff
-syncs and compactor lay them out:
+One run writes a diff pair into the working copy, the way Baton's diff syncs lay
+them out, and compacts it into the previous full run in place:
 
 - a ``partial_upserts`` run: the resources the connector reported changed, each
   with its entitlements and grants re-read, plus any finer upserts it reported;
 - a ``partial_deletions`` run: the rows of the previous full run that are gone
   (deleted resources with their children, their entitlements, the grants on them
   and the grants they held; entitlements and grants a re-read no longer lists);
-- a new ``full`` run: the previous full run's connector-given rows (derived grants
-  and the sources expansion merged into direct grants taken out), minus the
-  deletions, plus the upserts, then expanded as a full sync expands. It lists
-  what a full sync of the same state lists.
+- the previous ``full`` run minus the deletions plus the upserts, in place
+  (:mod:`pybaton.sync.inplace`), its expansion brought up to date where the
+  changes reach (:mod:`pybaton.sync.expand_incremental`), ended again so it is
+  the latest finished run. It lists what a full sync of the same state lists.
 
-The new change cursors are stored in the new full run's ``sync_token`` only, in
-the transaction that finishes the three runs, and the ``.c1z`` itself is replaced
+The compaction, the new change cursors (in the full run's ``sync_token``) and the
+finish of the diff runs are one transaction, and the ``.c1z`` itself is replaced
 (atomically) only after that. A run killed at any point leaves the file as it
-was; the next run finds the unfinished runs in the working copy, drops them and
-asks again from the old cursor: the cursor never passes uncommitted data.
+was; the next run finds the unfinished diff runs in the working copy, drops them
+and asks again from the old cursor: the cursor never passes uncommitted data.
 """
 
 from __future__ import annotations
