@@ -348,6 +348,29 @@ class DiffRunReader(SyncReader):
             "group by resource_type_id", (self._floor, self.sync_id))))
 
 
+def last_changes(conn: sqlite3.Connection) -> set[str] | None:
+    """The resources (``type:id``) the last incremental run wrote or removed, principals of the grants it wrote
+    or removed included; None when the latest full run was a full read (no diff pair folded into it since).
+
+    Read from the newest diff pair the latest full run's checkpoint records, by its row-id ranges.
+    """
+    latest = syncs.latest_finished(conn, "full")
+    state = SyncState.from_token(latest.sync_token) if latest is not None else None
+    if state is None or not state.diffs:
+        return None
+    pair = state.diffs[-1]
+    above = {str(k): int(v) for k, v in (pair.get("above") or {}).items()}
+    found: set[str] = set()
+    for sync_id in pair.get("runs") or []:
+        found.update(str(r[0]) for r in conn.execute(
+            "select external_id from v1_resources where id > ? and sync_id = ?",
+            (above.get("v1_resources", 0), sync_id)))
+        found.update(f"{t}:{i}" for t, i in conn.execute(
+            "select principal_resource_type_id, principal_resource_id from v1_grants where id > ? and sync_id = ?",
+            (above.get("v1_grants", 0), sync_id)))
+    return found
+
+
 def link_diff_pair(conn: sqlite3.Connection, upserts: str, deletions: str) -> None:
     """Mark a diff pair as Go's ``GenerateSyncDiff`` writes it: each run's ``linked_sync_id`` names the other,
     and neither claims ``supports_diff`` (Go sets that marker only on runs its grant expansion ran on)."""
@@ -500,6 +523,7 @@ __all__ = [
     "drop_diff_pair",
     "grant_is_derived",
     "is_work_run",
+    "last_changes",
     "link_diff_pair",
     "saved_cursors",
 ]
