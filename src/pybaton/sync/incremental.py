@@ -303,7 +303,7 @@ class IncrementalSync(SyncEngine):
             log.warning("integrity: %s", conflict)
         for part in partials:
             syncs.end_run(conn, part.sync_id, DiffRunReader(self.c1z, syncs.get_run(conn, part.sync_id),
-                                                            above["v1_grants"]).stats())
+                                                            above).stats())
             syncs.checkpoint(conn, part.sync_id, "")
         previous = SyncState.from_token(run.sync_token)
         diffs = (previous.diffs if previous is not None else []) + [
@@ -332,20 +332,22 @@ class IncrementalSync(SyncEngine):
 
 
 class DiffRunReader(SyncReader):
-    """A diff run's reader that counts its grants by a range of row ids (they were all written after the
-    previous full run's, above ``floor``): the grants table has no index by run, and counting a few
+    """A diff run's reader that counts its rows by a range of row ids (they were all written after the
+    previous full run's, above ``above[table]``): the tables have no index by run, and counting a few
     rows should not cost a scan of millions."""
 
-    def __init__(self, c1z: C1ZFile, run: syncs.SyncRun, floor: int) -> None:
+    def __init__(self, c1z: C1ZFile, run: syncs.SyncRun, above: dict[str, int]) -> None:
         super().__init__(c1z, run)
-        self._floor = floor
+        self._above = above
 
     def _count_by(self, table: str) -> Counter[str]:
-        if table != "v1_grants":
-            return super()._count_by(table)
         return Counter(dict(self._conn.execute(
-            "select resource_type_id, count(*) from v1_grants where id > ? and sync_id = ? "
-            "group by resource_type_id", (self._floor, self.sync_id))))
+            f"select resource_type_id, count(*) from {table} where id > ? and sync_id = ? "
+            "group by resource_type_id", (self._above.get(table, 0), self.sync_id))))
+
+    def _count(self, table: str) -> int:
+        return int(self._conn.execute(f"select count(*) from {table} where id > ? and sync_id = ?",
+                                      (self._above.get(table, 0), self.sync_id)).fetchone()[0])
 
 
 def last_changes(conn: sqlite3.Connection) -> set[str] | None:

@@ -127,8 +127,10 @@ def stats_by_difference(previous: Mapping[str, Any], delta: Mapping[str, Mapping
 
     resources = add(previous["resources_by_resource_type"], delta["v1_resources"])
     by_type = {t: resources.get(t, 0) for t in type_ids}
-    grants = {t: n for t, n in add(previous["grants_by_resource_type"], delta["v1_grants"]).items() if n}
-    ents = {t: n for t, n in add(previous["entitlements_by_resource_type"], delta["v1_entitlements"]).items() if n}
+    # By type id, as counting (``group by``) lists them; types left with no row drop out, as there.
+    grants = {t: n for t, n in sorted(add(previous["grants_by_resource_type"], delta["v1_grants"]).items()) if n}
+    ents = {t: n for t, n in sorted(add(previous["entitlements_by_resource_type"],
+                                         delta["v1_entitlements"]).items()) if n}
     return {"resource_types": len(type_ids), "resources": sum(by_type.values()), "resources_by_resource_type":
             by_type, "entitlements": sum(ents.values()), "grants": sum(grants.values()),
             "grants_by_resource_type": grants, "entitlements_by_resource_type": ents}
