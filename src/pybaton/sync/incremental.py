@@ -233,7 +233,8 @@ class IncrementalSync(SyncEngine):
             # After expansion: until then the run still holds derived grants the changes remove.
             violations = self._integrity_by_difference(base)
             self.progress.close()
-            stats = self._finish((upserts, deletions), base, cursors, above, not violations)
+            clean = self.options.integrity_check and not violations  # unchecked is not clean
+            stats = self._finish((upserts, deletions), base, cursors, above, clean)
             inplace.stop_tracking(conn)
         self._save()
         return SyncResult(base.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
