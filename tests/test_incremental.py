@@ -285,6 +285,24 @@ def test_a_dangling_reference_made_by_an_incremental_change_is_reported(world: t
     assert findings(again.integrity) == found
 
 
+def test_last_changes_names_what_the_last_incremental_run_touched(world: tuple[DemoSystem, Path]) -> None:
+    """``reconcile --watch`` plans for these: the newest diff pair folded into the latest full run; after a full
+    read there is none (everyone is concerned)."""
+    system, path = world
+    with C1ZFile.open(path) as c1z:
+        assert inc.last_changes(c1z.conn) is None
+    system.rename("users", 3)
+    run_sync(system.data_dir, path, INCREMENTAL)
+    with C1ZFile.open(path) as c1z:
+        assert inc.last_changes(c1z.conn) == {f"user:{system.pick('users', 3)}"}
+    run_sync(system.data_dir, path, INCREMENTAL)  # nothing changed since
+    with C1ZFile.open(path) as c1z:
+        assert inc.last_changes(c1z.conn) == set()
+    run_sync(system.data_dir, path)
+    with C1ZFile.open(path) as c1z:
+        assert inc.last_changes(c1z.conn) is None
+
+
 @pytest.mark.parametrize("why", ["no previous full sync", "the change cursor expired", "cannot list changes"])
 def test_impossible_incremental_is_a_full_sync_said_in_one_line(why: str, world: tuple[DemoSystem, Path],
                                                                 tmp_path: Path,
