@@ -85,13 +85,16 @@ PHASES = (
     ("pybaton.sync.incremental", "holders_of_gone", "compaction"),
     ("pybaton.sync.incremental", "_write_deletions", "compaction"),
     ("pybaton.sync.incremental", "compact", "compaction"),
+    ("pybaton.sync.incremental", "before_compaction", "expansion"),
     ("pybaton.sync.expand", "expand_sync", "expansion"),
     ("pybaton.sync.incremental", "expand_changes", "expansion"),
     ("pybaton.sync.engine", "SyncEngine._check_integrity", "integrity check"),
+    ("pybaton.sync.incremental", "IncrementalSync._integrity_by_difference", "integrity check"),
     ("pybaton.c1z.file", "C1ZFile.save", "saving the .c1z (vacuumed copy when runs were dropped)"),
     ("pybaton.c1z.file", "C1ZFile.open", "opening the .c1z"),
     ("pybaton.sync.incremental", "IncrementalSync._finish", "finishing the runs (stats)"),
     ("pybaton.sync.engine", "prune_runs", "dropping old runs"),
+    ("pybaton.sync.incremental", "prune_runs", "dropping old runs"),
     # Inside "re-reading changed entries": the LDAP reads alone (members, and their resolution).
     ("pybaton.connectors.ldap.syncers", "MembershipSyncer._principals", "of which LDAP group reads"),
 )
@@ -213,13 +216,17 @@ def bench_scale(scale: float) -> None:
         full_seconds = time.perf_counter() - started
         ChangingGroups.changed_group = f"g{config.groups - 1}"
         ChangingGroups.removed = True
+        spent: dict[str, tuple[float, float]] = {}
         started, cpu = time.perf_counter(), time.process_time()
-        inc = sync(ChangingScale(config), path, SyncOptions(incremental=True))
+        with timed_phases(spent):
+            inc = sync(ChangingScale(config), path, SyncOptions(incremental=True))
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         print(f"scale {scale:g} ({full.stats.get('grants', 0):,} grants after expansion, file "
               f"{path.stat().st_size / 1e6:.0f} MB): full sync {full_seconds:.1f} s, one membership removed, "
               f"incremental (re-expansion + compaction) {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, "
               f"{inc.stats.get('grants', 0):,} grants [target at scale 1 (~3M grants): <= 3 s]")
+        parts = ", ".join(f"{name} {w:.2f} s (CPU {c:.2f} s)" for name, (w, c) in spent.items())
+        print(f"  phases: {parts}, other {seconds - sum(w for w, _c in spent.values()):.2f} s")
 
 
 WORKSPACE = """data_dir: data

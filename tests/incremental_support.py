@@ -48,6 +48,10 @@ def differences(got: Listing, want: Listing) -> list[str]:
     return out
 
 
+# The last runs of a file after an incremental sync: the full run compacted in place, then its newest diff pair.
+COMPACTED_RUNS = [("full", True), ("partial_upserts", True), ("partial_deletions", True)]
+
+
 def run_types(path: Path) -> list[tuple[str, bool]]:
     with C1ZFile.open(path) as c1z:
         return [(r.sync_type, r.finished) for r in c1z.sync_runs()]

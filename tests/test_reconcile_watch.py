@@ -93,7 +93,7 @@ def test_workspace_system_marked_incremental_syncs_incrementally(tmp_path: Path,
     ws.ok("workspace", "sync")
     set_status(ws.root / "hr-db", "ada.lovelace", "disabled")
     ws.ok("workspace", "sync")
-    assert run_types(ws.data_dir / "hr.c1z") == ["full", "partial_upserts", "partial_deletions", "full"]
+    assert run_types(ws.data_dir / "hr.c1z") == ["full", "partial_upserts", "partial_deletions"]
     assert run_types(ws.data_dir / "app.c1z") == ["full", "full"]
     leavers = [a for a in ws.plan()["actions"] if "ada.lovelace" in a["target"]]
     assert leavers and {a["kind"] for a in leavers} == {"revoke"}
@@ -132,7 +132,7 @@ def test_a_person_disabled_in_ldap_loses_postgres_access_through_the_watch(
         assert c.memberships("ada") == 0 and c.can_login("ada") is False, err
         assert c.login("bob") not in c.members() and c.can_login("bob") is True  # Bob (Sales) untouched
         ldap_runs = run_types(c.ws.data_dir / "ldap.c1z")
-        assert ldap_runs[-3:] == ["partial_upserts", "partial_deletions", "full"], ldap_runs
+        assert ldap_runs[-3:] == ["full", "partial_upserts", "partial_deletions"], ldap_runs
         assert any(line.get("result") == "revoked" and c.login("ada") in json.dumps(line)
                    for line in audit(c.ws.data_dir / "pg.c1z.audit.jsonl"))
         assert proc.returncode == 0, err

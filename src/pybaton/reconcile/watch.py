@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pybaton.c1z import C1ZFile, syncs
+from pybaton.c1z import C1ZFile
 from pybaton.connector.capabilities import EventFeed
 from pybaton.reconcile.apply import ApplyOptions, apply_plan
 from pybaton.reconcile.execute import Result
@@ -34,6 +34,7 @@ from pybaton.reconcile.plan import Action, Plan
 from pybaton.reconcile.policy import load_policy
 from pybaton.reconcile.syncing import sync_system
 from pybaton.reconcile.workspace import Workspace, workspace_lock
+from pybaton.sync.incremental import last_changes
 
 log = logging.getLogger("pybaton.reconcile")
 
@@ -83,17 +84,7 @@ def feeds_of(ws: Workspace) -> list[FeedWatcher]:
 def touched_accounts(path: Path) -> set[str] | None:
     """Accounts (``type:id``) the last incremental run of a file changed; None when the last run was a full read."""
     with C1ZFile.open(path) as c1z:
-        runs = [r for r in syncs.list_runs(c1z.conn) if r.finished]
-        if len(runs) < 3 or [r.sync_type for r in runs[-3:]] != ["partial_upserts", "partial_deletions", "full"]:
-            return EVERYONE
-        found: set[str] = set()
-        for run in runs[-3:-1]:
-            found.update(str(r[0]) for r in c1z.conn.execute(
-                "select external_id from v1_resources where sync_id = ?", (run.sync_id,)))
-            found.update(f"{t}:{i}" for t, i in c1z.conn.execute(
-                "select principal_resource_type_id, principal_resource_id from v1_grants where sync_id = ?",
-                (run.sync_id,)))
-        return found
+        return last_changes(c1z.conn)
 
 
 def concerns(action: Action, accounts: set[str], identities: set[str]) -> bool:

@@ -184,7 +184,9 @@ class SyncEngine:
             log.warning("integrity: %s", conflict)
         with self.writer.transaction():
             syncs.end_run(self.c1z.conn, run.sync_id, stats)
-            syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done", cursors=self.state.cursors).to_token())
+            clean = self.options.integrity_check and not violations  # lets an incremental sync check by difference
+            syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done", cursors=self.state.cursors,
+                                                                   integrity_clean=clean).to_token())
             if not conflicts:  # Go's verification marker: set only when its invariants hold
                 syncs.mark_ingest_verified(self.c1z.conn, run.sync_id)
         self._save()

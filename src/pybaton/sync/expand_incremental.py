@@ -63,7 +63,8 @@ class IncrementalStats:
 
 @dataclass(frozen=True)
 class Runs:
-    """The four runs of one incremental sync."""
+    """The runs of one incremental sync. ``compacted`` is ``base`` itself: the compaction happens in place
+    (:mod:`pybaton.sync.inplace`)."""
 
     base: str
     upserts: str
@@ -106,19 +107,35 @@ def _moved_principals(conn: sqlite3.Connection, runs: Runs) -> list[tuple[str, s
         "coalesce(o.parent_resource_id, '') != coalesce(r.parent_resource_id, ''))", (runs.base, runs.upserts))]
 
 
-def changed_entitlements(conn: sqlite3.Connection, runs: Runs, old: EntitlementGraph,
-                         new: EntitlementGraph) -> set[str]:
+@dataclass(frozen=True)
+class Before:
+    """What the expansion needs from the previous full run as it was, read before the compaction changes it
+    in place: its entitlement graph, and the entitlements a principal that moved to another parent held
+    grants on (their derived grants embed the parent)."""
+
+    graph: EntitlementGraph
+    moved: frozenset[str]
+
+
+def before_compaction(conn: sqlite3.Connection, runs: Runs) -> Before:
+    """Read :class:`Before` (the upserts run must be written, the base run not yet compacted)."""
+    moved: set[str] = set()
+    for ptype, pid in _moved_principals(conn, runs):
+        moved.update(row[0] for row in conn.execute(
+            "select distinct entitlement_id from v1_grants where principal_resource_type_id = ? and "
+            "principal_resource_id = ? and sync_id = ?", (ptype, pid, runs.base)))
+    return Before(_graph(conn, runs.base), frozenset(moved))
+
+
+def changed_entitlements(conn: sqlite3.Connection, runs: Runs, before: Before, new: EntitlementGraph) -> set[str]:
     """The entitlements whose own grants, own bytes or incoming edges the changes touch (see the module doc)."""
     found = {row[0] for row in conn.execute(
         "select entitlement_id from v1_grants where id > ? and sync_id in (?, ?) union "
         "select external_id from v1_entitlements where sync_id in (?, ?)",
         (runs.floor, runs.upserts, runs.deletions, runs.upserts, runs.deletions))}
-    before, after = _named_edges(old), _named_edges(new)
-    found.update(dst for (_, dst), _ in set(before.items()) ^ set(after.items()))
-    for ptype, pid in _moved_principals(conn, runs):
-        found.update(row[0] for row in conn.execute(
-            "select distinct entitlement_id from v1_grants where principal_resource_type_id = ? and "
-            "principal_resource_id = ? and sync_id = ?", (ptype, pid, runs.base)))
+    old_edges, new_edges = _named_edges(before.graph), _named_edges(new)
+    found.update(dst for (_, dst), _ in set(old_edges.items()) ^ set(new_edges.items()))
+    found.update(before.moved)
     return found
 
 
@@ -250,17 +267,18 @@ class _Expansion:
                 self.stats.updated_direct += len(rows)
 
 
-def expand_changes(conn: sqlite3.Connection, writer: SyncWriter, runs: Runs, *,
+def expand_changes(conn: sqlite3.Connection, writer: SyncWriter, runs: Runs, before: Before, *,
                    max_depth: int = DEFAULT_MAX_DEPTH) -> IncrementalStats:
     """Bring the expansion of the compacted run (``writer``'s) up to date with the changes (module doc).
 
     Expects the compacted run to hold the previous run's grants as they were (expanded) except those the
-    partial runs replace or delete, and ``pybaton_derived`` / ``pybaton_connector_form`` registered.
+    partial runs replace or delete, ``before`` read from the previous run before it was compacted, and
+    ``pybaton_derived`` / ``pybaton_connector_form`` registered.
     """
     started = time.monotonic()
-    old, new = _graph(conn, runs.base), _graph(conn, runs.compacted)
-    changed = changed_entitlements(conn, runs, old, new)
-    affected = downstream(changed, (old, new))
+    new = _graph(conn, runs.compacted)
+    changed = changed_entitlements(conn, runs, before, new)
+    affected = downstream(changed, (before.graph, new))
     with writer.transaction():
         _fill_affected(conn, affected)
         reset_affected(conn, runs)
@@ -272,4 +290,4 @@ def expand_changes(conn: sqlite3.Connection, writer: SyncWriter, runs: Runs, *,
     return stats
 
 
-__all__ = ["IncrementalStats", "Runs", "changed_entitlements", "downstream", "expand_changes", "reset_affected"]
+__all__ = ["Before", "IncrementalStats", "Runs", "before_compaction", "changed_entitlements", "downstream", "expand_changes", "reset_affected"]

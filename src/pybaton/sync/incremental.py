@@ -1,23 +1,23 @@
-"""Incremental sync: ask the connector what changed, compact it onto the last full run.
+"""Incremental sync: ask the connector what changed, fold it into the last full run.
 
-One run writes three sync runs into the working copy, the way Baton's diff
-syncs and compactor lay them out:
+One run writes a diff pair into the working copy, the way Baton's diff syncs lay
+them out, and compacts it into the previous full run in place:
 
 - a ``partial_upserts`` run: the resources the connector reported changed, each
   with its entitlements and grants re-read, plus any finer upserts it reported;
 - a ``partial_deletions`` run: the rows of the previous full run that are gone
   (deleted resources with their children, their entitlements, the grants on them
   and the grants they held; entitlements and grants a re-read no longer lists);
-- a new ``full`` run: the previous full run's connector-given rows (derived grants
-  and the sources expansion merged into direct grants taken out), minus the
-  deletions, plus the upserts, then expanded as a full sync expands. It lists
-  what a full sync of the same state lists.
+- the previous ``full`` run minus the deletions plus the upserts, in place
+  (:mod:`pybaton.sync.inplace`), its expansion brought up to date where the
+  changes reach (:mod:`pybaton.sync.expand_incremental`), ended again so it is
+  the latest finished run. It lists what a full sync of the same state lists.
 
-The new change cursors are stored in the new full run's ``sync_token`` only, in
-the transaction that finishes the three runs, and the ``.c1z`` itself is replaced
+The compaction, the new change cursors (in the full run's ``sync_token``) and the
+finish of the diff runs are one transaction, and the ``.c1z`` itself is replaced
 (atomically) only after that. A run killed at any point leaves the file as it
-was; the next run finds the unfinished runs in the working copy, drops them and
-asks again from the old cursor: the cursor never passes uncommitted data.
+was; the next run finds the unfinished diff runs in the working copy, drops them
+and asks again from the old cursor: the cursor never passes uncommitted data.
 """
 
 from __future__ import annotations
@@ -35,12 +35,13 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, schema, syncs
+from pybaton.c1z.merge import prune_runs
 from pybaton.connector.capabilities import ChangeLister, Changes
 from pybaton.errors import CursorExpiredError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
-from pybaton.sync import integrity
+from pybaton.sync import inplace, integrity
 from pybaton.sync.engine import SyncEngine, SyncResult, _transaction
-from pybaton.sync.expand_incremental import Runs, expand_changes
+from pybaton.sync.expand_incremental import Runs, before_compaction, expand_changes
 from pybaton.sync.retry import call_with_retry
 from pybaton.sync.state import SyncState
 
@@ -50,7 +51,6 @@ log = logging.getLogger("pybaton.sync")
 # resumable checkpoint (an interrupted incremental sync starts over from its cursor).
 WORK_TOKEN = json.dumps({"format": "pybaton/incremental-1"})
 _IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
-_COPIED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets")
 
 
 @dataclass
@@ -202,13 +202,12 @@ class IncrementalSync(SyncEngine):
     def _apply(self, base: syncs.SyncRun, net: NetChanges, cursors: dict[str, str], started: float) -> SyncResult:
         conn = self.c1z.conn
         _register_functions(conn)
-        floor = int(conn.execute("select coalesce(max(id), 0) from v1_grants").fetchone()[0])
+        above = inplace.floors(conn)
         with _transaction(conn):
             upserts = syncs.start_run(conn, "partial_upserts", parent_sync_id=base.sync_id)
             deletions = syncs.start_run(conn, "partial_deletions", parent_sync_id=base.sync_id)
-            compacted = syncs.start_run(conn, "full")
             link_diff_pair(conn, upserts.sync_id, deletions.sync_id)
-            for run in (upserts, deletions, compacted):
+            for run in (upserts, deletions):
                 syncs.checkpoint(conn, run.sync_id, WORK_TOKEN)
         self.progress.phase("changes")
         mark_gone(conn, base.sync_id, net)
@@ -218,22 +217,40 @@ class IncrementalSync(SyncEngine):
         with self.writer.transaction():
             _write_deletions(conn, base.sync_id, upserts.sync_id, deletions.sync_id, net, relisted)
         self.progress.phase("compaction")
-        self.writer = SyncWriter(self.c1z, compacted.sync_id)
-        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, compacted.sync_id, floor)
+        # The previous full run becomes the new full state, in one transaction with the finish of the runs:
+        # a crash anywhere in it leaves the previous run as it was (and the diff runs unfinished, discarded).
+        self.writer = SyncWriter(self.c1z, base.sync_id)
+        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, base.sync_id, above["v1_grants"])
         expanding = self.options.expand and not (self.options.skip_grants
                                                  or self.options.skip_entitlements_and_grants)
         with self.writer.transaction():
-            compact(conn, runs, expanded=expanding)
-        if expanding:
-            self.progress.phase("grant expansion")
-            expand_changes(conn, self.writer, runs, max_depth=self.options.expansion_max_depth)
-        # After expansion: until then the compacted run still holds derived grants the changes remove.
-        violations = self._check_integrity()
-        self.progress.close()
-        stats = self._finish((upserts, deletions), compacted, cursors, floor)
+            before = before_compaction(conn, runs) if expanding else None
+            inplace.start_tracking(conn, base.sync_id)
+            compact(conn, runs, above, expanded=expanding)
+            if before is not None:
+                self.progress.phase("grant expansion")
+                expand_changes(conn, self.writer, runs, before, max_depth=self.options.expansion_max_depth)
+            # After expansion: until then the run still holds derived grants the changes remove.
+            violations = self._integrity_by_difference(base)
+            self.progress.close()
+            clean = self.options.integrity_check and not violations  # unchecked is not clean
+            stats = self._finish((upserts, deletions), base, cursors, above, clean)
+            inplace.stop_tracking(conn)
         self._save()
-        return SyncResult(compacted.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
+        return SyncResult(base.sync_id, self.c1z.path, stats, False, time.monotonic() - started, violations,
                           changes=len(net))
+
+    def _integrity_by_difference(self, base: syncs.SyncRun) -> list[integrity.Violation]:
+        """The findings a full sync's integrity check would give, from the rows the compaction touched when the
+        previous run was clean (from every row otherwise)."""
+        if not self.options.integrity_check:
+            return []
+        state = SyncState.from_token(base.sync_token)
+        clean = state is not None and state.integrity_clean
+        violations = inplace.integrity_by_difference(self.c1z.conn, base.sync_id, whole=not clean)
+        for v in violations:
+            log.warning("integrity: %s", v.describe())
+        return violations
 
     def _write_upserts(self, writer: SyncWriter, net: NetChanges,
                        holders: Sequence[resource_pb2.Resource]) -> list[resource_pb2.Resource]:
@@ -269,41 +286,92 @@ class IncrementalSync(SyncEngine):
             for page in pages(self._syncers[res.id.resource_type], res, "", never):
                 yield from page.items
 
-    def _finish(self, partials: Iterable[syncs.SyncRun], compacted: syncs.SyncRun, cursors: dict[str, str],
-                floor: int = 0) -> dict[str, Any]:
+    def _finish(self, partials: Sequence[syncs.SyncRun], compacted: syncs.SyncRun, cursors: dict[str, str],
+                above: dict[str, int], clean: bool) -> dict[str, Any]:
+        """End the diff runs, then the compacted run (counts by difference, new cursors, ingest marker).
+
+        Runs inside the compaction's transaction. The compacted run keeps its sync id and is ended again (now),
+        last, so that Go's "latest finished sync" (by ``ended_at``) is it; diff pairs beyond what
+        ``keep_syncs`` keeps are dropped by their row-id ranges.
+        """
         conn = self.c1z.conn
-        stats = SyncReader(self.c1z, syncs.get_run(conn, compacted.sync_id)).stats()
+        run = syncs.get_run(conn, compacted.sync_id)
+        reader = SyncReader(self.c1z, run)
+        stats = inplace.stats_by_difference(run.stats or {}, inplace.deltas(conn),
+                                            [rt.id for rt in reader.resource_types()]) or reader.stats()
         conflicts = integrity.exclusion_group_conflicts(conn, compacted.sync_id)
         for conflict in conflicts:
             log.warning("integrity: %s", conflict)
-        with _transaction(conn):
-            for run in partials:
-                syncs.end_run(conn, run.sync_id, DiffRunReader(self.c1z, syncs.get_run(conn, run.sync_id),
-                                                               floor).stats())
-                syncs.checkpoint(conn, run.sync_id, "")
-            # Ended last, so that Go's "latest finished sync" (by ended_at) is the compacted run.
-            syncs.end_run(conn, compacted.sync_id, stats)
-            syncs.checkpoint(conn, compacted.sync_id, SyncState(phase="done", cursors=cursors).to_token())
-            if not conflicts:  # the same verification marker a full sync records
-                syncs.mark_ingest_verified(conn, compacted.sync_id)
+        for part in partials:
+            syncs.end_run(conn, part.sync_id, DiffRunReader(self.c1z, syncs.get_run(conn, part.sync_id),
+                                                            above).stats())
+            syncs.checkpoint(conn, part.sync_id, "")
+        previous = SyncState.from_token(run.sync_token)
+        diffs = (previous.diffs if previous is not None else []) + [
+            {"runs": [p.sync_id for p in partials], "above": above}]
+        keep = max(1, self.options.keep_syncs - 1)
+        for old in diffs[:-keep]:
+            drop_diff_pair(conn, old)
+        state = SyncState(phase="done", cursors=cursors, integrity_clean=clean, diffs=diffs[-keep:])
+        reended(conn, compacted.sync_id, stats, state.to_token())
+        if conflicts:
+            clear_ingest_verified(conn, compacted.sync_id)
+        else:  # the same verification marker a full sync records
+            syncs.mark_ingest_verified(conn, compacted.sync_id)
         return stats
+
+    def _save(self) -> None:
+        """Drop the runs ``keep_syncs`` no longer keeps, then pack the file.
+
+        Packing a vacuumed copy costs as much as the file is big, so it is done only when a full run was
+        dropped or free pages pass :data:`VACUUM_FREE_SHARE` of the file: until then the rows an incremental
+        sync removed (a few) can stay in free pages of the ``.c1z`` (docs/incremental.md).
+        """
+        with self.writer.transaction():
+            deleted = prune_runs(self.c1z, self.options.keep_syncs)
+        self.c1z.save(vacuum=deleted > 0 or free_share(self.c1z.conn) > VACUUM_FREE_SHARE)
 
 
 class DiffRunReader(SyncReader):
-    """A diff run's reader that counts its grants by a range of row ids (they were all written after the
-    previous full run's, above ``floor``): the grants table has no index by run, and counting a few
+    """A diff run's reader that counts its rows by a range of row ids (they were all written after the
+    previous full run's, above ``above[table]``): the tables have no index by run, and counting a few
     rows should not cost a scan of millions."""
 
-    def __init__(self, c1z: C1ZFile, run: syncs.SyncRun, floor: int) -> None:
+    def __init__(self, c1z: C1ZFile, run: syncs.SyncRun, above: dict[str, int]) -> None:
         super().__init__(c1z, run)
-        self._floor = floor
+        self._above = above
 
     def _count_by(self, table: str) -> Counter[str]:
-        if table != "v1_grants":
-            return super()._count_by(table)
         return Counter(dict(self._conn.execute(
-            "select resource_type_id, count(*) from v1_grants where id > ? and sync_id = ? "
-            "group by resource_type_id", (self._floor, self.sync_id))))
+            f"select resource_type_id, count(*) from {table} where id > ? and sync_id = ? "
+            "group by resource_type_id", (self._above.get(table, 0), self.sync_id))))
+
+    def _count(self, table: str) -> int:
+        return int(self._conn.execute(f"select count(*) from {table} where id > ? and sync_id = ?",
+                                      (self._above.get(table, 0), self.sync_id)).fetchone()[0])
+
+
+def last_changes(conn: sqlite3.Connection) -> set[str] | None:
+    """The resources (``type:id``) the last incremental run wrote or removed, principals of the grants it wrote
+    or removed included; None when the latest full run was a full read (no diff pair folded into it since).
+
+    Read from the newest diff pair the latest full run's checkpoint records, by its row-id ranges.
+    """
+    latest = syncs.latest_finished(conn, "full")
+    state = SyncState.from_token(latest.sync_token) if latest is not None else None
+    if state is None or not state.diffs:
+        return None
+    pair = state.diffs[-1]
+    above = {str(k): int(v) for k, v in (pair.get("above") or {}).items()}
+    found: set[str] = set()
+    for sync_id in pair.get("runs") or []:
+        found.update(str(r[0]) for r in conn.execute(
+            "select external_id from v1_resources where id > ? and sync_id = ?",
+            (above.get("v1_resources", 0), sync_id)))
+        found.update(f"{t}:{i}" for t, i in conn.execute(
+            "select principal_resource_type_id, principal_resource_id from v1_grants where id > ? and sync_id = ?",
+            (above.get("v1_grants", 0), sync_id)))
+    return found
 
 
 def link_diff_pair(conn: sqlite3.Connection, upserts: str, deletions: str) -> None:
@@ -397,31 +465,56 @@ def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletion
                args=(deletions, upserts, _IMMUTABLE_MARK))
 
 
-def compact(conn: sqlite3.Connection, runs: Runs, *, expanded: bool) -> None:
-    """The previous full run minus ``partial_deletions`` plus ``partial_upserts``, into the compacted run.
+def compact(conn: sqlite3.Connection, runs: Runs, above: dict[str, int], *, expanded: bool) -> None:
+    """Turn the previous full run into the previous run minus ``partial_deletions`` plus ``partial_upserts``,
+    in place (:func:`pybaton.sync.inplace.apply_diff`): only the rows the diff names are touched.
 
-    Every row is copied inside SQLite (``insert ... select``): no row becomes a Python object. With
-    ``expanded`` the grants keep their expansion (derived grants, merged sources) for
+    With ``expanded`` the grants keep their expansion (derived grants, merged sources) for
     :func:`~pybaton.sync.expand_incremental.expand_changes` to bring up to date where the changes reach;
     without it they are put back as the connector gave them (nothing will expand them).
     """
-    for table in _COPIED_TABLES:
-        gone = f"external_id not in (select external_id from {table} where sync_id in (?, ?))"
-        if table == "v1_grants":  # the partial runs' rows by a range of row ids, not a scan of the table
-            gone = f"external_id not in (select external_id from {table} where id > {runs.floor:d} " \
-                   "and sync_id in (?, ?))"
-        if table == "v1_grants" and not expanded:
-            destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
-                           "and expansion is not null)"
-            # Grants on entitlements expansion writes to are put back as the connector gave them.
-            _copy_rows(conn, table, runs.base, runs.compacted, f"{gone} and {destinations} and {_NOT_DERIVED}",
-                       data="pybaton_connector_form(data, entitlement_id)",
-                       args=(runs.deletions, runs.upserts, runs.base, _IMMUTABLE_MARK))
-            _copy_rows(conn, table, runs.base, runs.compacted, f"{gone} and not {destinations}",
-                       args=(runs.deletions, runs.upserts, runs.base))
-        else:
-            _copy_rows(conn, table, runs.base, runs.compacted, gone, args=(runs.deletions, runs.upserts))
-        _copy_rows(conn, table, runs.upserts, runs.compacted)
+    if not expanded:
+        destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
+                       "and expansion is not null)"
+        conn.execute(f"delete from v1_grants where sync_id = ? and {destinations} and not {_NOT_DERIVED}",
+                     (runs.base, runs.base, _IMMUTABLE_MARK))
+        conn.execute(f"update v1_grants set data = pybaton_connector_form(data, entitlement_id) "
+                     f"where sync_id = ? and {destinations}", (runs.base, runs.base))
+    inplace.apply_diff(conn, runs.compacted, runs.upserts, runs.deletions, above)
+
+
+def drop_diff_pair(conn: sqlite3.Connection, pair: dict[str, Any]) -> None:
+    """Delete a diff pair recorded in a full run's checkpoint by the row-id ranges its rows lie in."""
+    above = {str(k): int(v) for k, v in (pair.get("above") or {}).items()}
+    for sync_id in pair.get("runs") or []:
+        for table in inplace.TABLES:
+            where = f"id > {above[table]:d} and " if table in above else ""
+            conn.execute(f"delete from {table} where {where}sync_id = ?", (sync_id,))
+        for table in ("v1_connector_sessions", "v1_sync_runs"):
+            conn.execute(f"delete from {table} where sync_id = ?", (sync_id,))
+
+
+def reended(conn: sqlite3.Connection, sync_id: str, stats: dict[str, Any], token: str) -> None:
+    """End a finished run again: now, with new counts and checkpoint (the run compacted in place)."""
+    conn.execute("update v1_sync_runs set ended_at = ?, stats = ?, sync_token = ? where sync_id = ?",
+                 (syncs.now_text(), json.dumps(stats, separators=(",", ":")), token, sync_id))
+
+
+def clear_ingest_verified(conn: sqlite3.Connection, sync_id: str) -> None:
+    """Withdraw the ingest-invariant marker (the compacted run no longer passes Go's invariants)."""
+    conn.execute("update v1_sync_runs set ingest_invariant_generation = '', ingest_invariant_coverage = '', "
+                 "ingest_invariant_mode = '' where sync_id = ?", (sync_id,))
+
+
+# Share of free pages in the working database past which saving packs a vacuumed copy anyway.
+VACUUM_FREE_SHARE = 0.25
+
+
+def free_share(conn: sqlite3.Connection) -> float:
+    """Free pages / all pages of the working database."""
+    free = int(conn.execute("pragma freelist_count").fetchone()[0])
+    total = int(conn.execute("pragma page_count").fetchone()[0])
+    return free / total if total else 0.0
 
 
 __all__ = [
@@ -430,8 +523,10 @@ __all__ = [
     "NetChanges",
     "compact",
     "connector_form",
+    "drop_diff_pair",
     "grant_is_derived",
     "is_work_run",
+    "last_changes",
     "link_diff_pair",
     "saved_cursors",
 ]

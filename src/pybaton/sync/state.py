@@ -48,6 +48,12 @@ class SyncState:
     # Change cursors (resource type -> cursor) taken when the run started: where the next
     # incremental sync asks from. Kept in the finished run's token (see docs/incremental.md).
     cursors: dict[str, str] = field(default_factory=dict)
+    # True when the finished run's referential integrity check found nothing: an incremental sync
+    # compacting it in place then checks only the rows it touched (pybaton.sync.inplace).
+    integrity_clean: bool = False
+    # The diff pairs (partial_upserts, partial_deletions) compacted into this full run, oldest first, with
+    # the row ids their rows lie above (table -> id): dropping an old pair deletes a range, not a scan.
+    diffs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_token(self) -> str:
         raw = asdict(self)
@@ -73,4 +79,6 @@ class SyncState:
                            tokens=dict(scan.get("tokens") or {})),
             expansion=dict(raw.get("expansion") or {}),
             cursors={str(k): str(v) for k, v in (raw.get("cursors") or {}).items()},
+            integrity_clean=bool(raw.get("integrity_clean", False)),
+            diffs=[dict(d) for d in raw.get("diffs") or [] if isinstance(d, dict)],
         )
