@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 from google.protobuf import struct_pb2
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.message import Message
 
 from pybaton.model import annotations as ann
@@ -186,8 +187,12 @@ def grant(ent: entitlement_pb2.Entitlement, principal: ResourceRef, *,
     # fields are encoded once (thousands of grants share each), and one parse costs less than
     # building the nested messages field by field. The message is the same as
     # Grant(entitlement=slim, principal=Resource(id=pid), id=...) (property-tested).
-    g = _new_grant(b"".join((head[0], tail[0], _ID_HEADS[size] if size < 0x80 else _field_head(_GRANT_ID_TAG, size),
-                             gid)))
+    block = _block[0]
+    if len(block) >= _GRANTS_PER_BLOCK:
+        block = _block[0] = _new_block()
+    g = block.add()
+    g.MergeFromString(b"".join((head[0], tail[0], _ID_HEADS[size] if size < 0x80 else _field_head(_GRANT_ID_TAG, size),
+                                gid)))
     if expandable:
         g.annotations.append(ann.pack(annotation_grant_pb2.GrantExpandable(
             entitlement_ids=list(expandable), shallow=shallow, resource_type_ids=list(expand_resource_types))))
@@ -210,36 +215,21 @@ _ID_HEADS = [bytes((_GRANT_ID_TAG, size)) for size in range(0x80)]  # the id fie
 # (about 1.2 KB of first block for a ~100-byte grant): allocating and freeing those was half of what
 # building a million grants cost. Grants added to one repeated field share that field's arena instead.
 # A grant still alive keeps its block alive (at most this many grants' bytes, ~25 KB), so the block
-# is small enough that a connector holding on to a few grants holds little.
+# is small enough that a connector holding on to a few grants holds little. (An element of a
+# repeated field is a complete Grant: read, changed, serialized, copied, compared as any other.)
 _GRANTS_PER_BLOCK = 256
 
 
-class _GrantBlock:
-    """Hands out new, empty Grant messages that live in a shared arena (a repeated field's elements).
+def _new_block() -> RepeatedCompositeFieldContainer[grant_pb2.Grant]:
+    """An empty block: a repeated field whose new elements are complete Grant messages sharing its arena.
 
-    An element of a repeated field is a complete Grant (read, change, serialize, copy, compare as any
-    other); only its memory is shared with its block's other grants. Each block is dropped as soon as
-    it is full: nothing here holds a grant once handed out, and no grant is ever removed from a block.
+    Each block is replaced as soon as it is full; nothing here holds a grant once handed out, and
+    no grant is ever removed from a block (so each stays exactly the message it was built as).
     """
-
-    __slots__ = ("_add", "_left")
-
-    def __init__(self) -> None:
-        self._left = 0
-        self._add = grant_pb2.GrantsServiceListGrantsResponse().list.add
-
-    def new(self, data: bytes) -> grant_pb2.Grant:
-        """A grant parsed from ``data`` (protobuf wire bytes)."""
-        if not self._left:
-            self._add = grant_pb2.GrantsServiceListGrantsResponse().list.add
-            self._left = _GRANTS_PER_BLOCK
-        self._left -= 1
-        grant = self._add()
-        grant.MergeFromString(data)
-        return grant
+    return grant_pb2.GrantsServiceListGrantsResponse().list
 
 
-_new_grant = _GrantBlock().new
+_block = [_new_block()]  # the block being filled
 
 
 class _EncodedField(NamedTuple):
