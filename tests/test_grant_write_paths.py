@@ -85,12 +85,13 @@ def _table_after(insert: Any) -> list[tuple[Any, ...]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(grants(), min_size=1, max_size=8), ids, ids)
-def test_serialized_inserts_equal_the_full_rows(batch: list[grant_pb2.Grant], sync_id: str, now: str) -> None:
-    """The loader's insert (seven bound values for plain grants, run id and time as SQL literals, runs of
-    plain and other grants in turn) stores exactly the rows row_from_bytes gives, in the same order."""
+@given(st.lists(grants(), min_size=1, max_size=8), st.integers(1, 80), ids, ids)
+def test_serialized_inserts_equal_the_full_rows(batch: list[grant_pb2.Grant], repeat: int, sync_id: str,
+                                                now: str) -> None:
+    """The loader's insert (plain grants many rows a statement, run id and time bound once, other grants
+    one full row in their place) stores exactly the rows row_from_bytes gives, in the same order."""
     builders.clear_caches()
-    data = [g.SerializeToString() for g in batch] * 2
+    data = [g.SerializeToString() for g in batch] * repeat  # from 1 to 640 rows: blocks, tails, mixes
     expected = _table_after(lambda conn: conn.executemany(writer_mod.INSERT_GRANT, [
         writer_mod.row_from_bytes(d, sync_id, now, writer_mod.GrantColumns()) for d in data]))
     got = _table_after(lambda conn: writer_mod.insert_serialized(conn, data, sync_id, now, writer_mod.GrantColumns()))
