@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,3 +49,26 @@ def test_a_full_entitlement_is_embedded_slim_and_a_resource_principal_by_id() ->
     built = model.grant(ent, user)
     assert built == reference_grant(ent, user.id)
     assert not built.entitlement.display_name and not built.principal.display_name
+
+
+def test_grants_sharing_a_block_are_independent_messages() -> None:
+    """model.grant hands out grants from shared blocks (one arena per block): each grant must still be
+    a message of its own, alive after its block is full and dropped, changed without touching others."""
+    group = model.resource("group", "g1", "Group one")
+    ents = [model.assignment(group, f"role{i}") for i in range(3)]
+    count = builders._GRANTS_PER_BLOCK * 3 + 5
+    built = [model.grant(ents[i % 3], model.resource_id("user", f"u{i}")) for i in range(count)]
+    kept = built[::97]
+    del built
+    gc.collect()
+    for grant in kept:
+        _, _, slug, _, user = grant.id.split(":")
+        assert grant == reference_grant(model.entitlement_ref(group, slug), model.resource_id("user", user))
+    before = [g.SerializeToString() for g in kept]
+    kept[0].principal.id.resource = "someone else"
+    kept[1].Clear()
+    assert [g.SerializeToString() for g in kept[2:]] == before[2:]
+    assert kept[0].principal.id.resource == "someone else" and kept[1] == grant_pb2.Grant()
+    holder = grant_pb2.GrantsServiceListGrantsResponse()
+    holder.list.append(kept[2])
+    assert holder.list[0] == kept[2] and holder.list[0] is not kept[2]

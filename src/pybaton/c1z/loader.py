@@ -137,8 +137,7 @@ def serve(db_path: str, src: IO[bytes], out: IO[bytes]) -> int:
         sync_id, now, grants = marshal.loads(payload)
         try:
             conn.execute("begin")
-            conn.executemany(writer.INSERT_GRANT, [writer.row_from_bytes(data, sync_id, now, columns)
-                                                   for data in grants])
+            writer.insert_serialized(conn, grants, sync_id, now, columns)
             conn.execute("commit")
         except Exception as exc:  # reported to the caller, which raises it
             out.write(f"error {' '.join(str(exc).split())}\n".encode())

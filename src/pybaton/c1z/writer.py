@@ -9,6 +9,7 @@ into the same transaction with :meth:`SyncWriter.transaction`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -58,6 +59,9 @@ _UPSERT_GRANT = (
 )
 
 GrantRow = tuple[str, str, str, str, str, str, bytes | None, int, bytes, str, str]
+PlainGrantRow = tuple[str, str, str, str, str, str, bytes]
+"""A grant without expansion state: its six id columns and its bytes (run id and time are the batch's)."""
+_PLAIN_SIZE = 7
 
 
 def resource_key(resource_type: str, resource_id: str) -> str:
@@ -100,6 +104,11 @@ class GrantColumns:
 
     def ids(self, data: bytes, grant: grant_pb2.Grant | None = None) -> GrantIds | None:
         """The columns of the grant serialized as ``data`` (``grant``: that message, if at hand)."""
+        row = self.plain_row(data, grant)
+        return None if row is None else row[:6]
+
+    def plain_row(self, data: bytes, grant: grant_pb2.Grant | None = None) -> PlainGrantRow | None:
+        """:meth:`ids` and the bytes themselves: the row :func:`insert_serialized` binds."""
         ends = _field_ends(data)
         if ends is None:
             return None
@@ -111,7 +120,7 @@ class GrantColumns:
             rid, pid = msg.entitlement.resource.id, msg.principal.id
             ent = self._learn(self._entitlements, data[:ent_end], (rid.resource_type, rid.resource, msg.entitlement.id))
             principal = self._learn(self._principals, data[ent_end:principal_end], (pid.resource_type, pid.resource))
-        return (*ent, *principal, data[id_start:].decode())
+        return (*ent, *principal, data[id_start:].decode(), data)
 
     @staticmethod
     def _learn(table: dict[bytes, _T], field: bytes, value: _T) -> _T:
@@ -176,6 +185,55 @@ def row_from_bytes(data: bytes, sync_id: str, now: str, columns: GrantColumns) -
     if ids is not None:
         return (*ids, None, 0, data, sync_id, now)
     return _read_grant_row(grant_pb2.Grant.FromString(data), data, sync_id, now)
+
+
+def insert_serialized(conn: sqlite3.Connection, grants: list[bytes], sync_id: str, now: str,
+                      columns: GrantColumns) -> None:
+    """Insert (plain :data:`INSERT_GRANT`, no upsert) the rows of the grants serialized as ``grants``, in order.
+
+    The same rows as :func:`row_from_bytes` gives, bound more cheaply: a grant that is its three id
+    fields (no expansion state) binds its six id columns and its bytes, the run id and time are bound
+    once per statement, and one statement inserts :data:`_BLOCK_ROWS` rows (VALUES inserts its rows
+    in order). Against one eleven-value row per statement that is two fifths less of SQLite's
+    insert time. Other grants take the full statement, in their place, so row order (and so row ids)
+    is the grants' order.
+    """
+    plain_row = columns.plain_row
+    pending: list[PlainGrantRow] = []
+    for data in grants:
+        row = plain_row(data)
+        if row is not None:
+            pending.append(row)
+            continue
+        _insert_plain(conn, pending, sync_id, now)
+        pending = []
+        conn.execute(INSERT_GRANT, _read_grant_row(grant_pb2.Grant.FromString(data), data, sync_id, now))
+    _insert_plain(conn, pending, sync_id, now)
+
+
+def _insert_plain(conn: sqlite3.Connection, rows: list[PlainGrantRow], sync_id: str, now: str) -> None:
+    """Insert plain rows, :data:`_BLOCK_ROWS` a statement (the rest one a statement), in order."""
+    full = len(rows) - len(rows) % _BLOCK_ROWS
+    chain = itertools.chain.from_iterable
+    conn.executemany(_INSERT_PLAIN_BLOCK, [(sync_id, now, *chain(rows[i:i + _BLOCK_ROWS]))
+                                           for i in range(0, full, _BLOCK_ROWS)])
+    conn.executemany(_INSERT_PLAIN_ONE, [(sync_id, now, *row) for row in rows[full:]])
+
+
+def _plain_values(first: int) -> str:
+    """One row of the plain insert: parameters ``first`` .. ``first + 6``, run id ``?1``, time ``?2``."""
+    ids = ", ".join(f"?{first + i}" for i in range(_PLAIN_SIZE - 1))
+    return f"({ids}, null, 0, ?{first + _PLAIN_SIZE - 1}, ?1, ?2)"
+
+
+def _plain_insert(rows: int) -> str:
+    values = ", ".join(_plain_values(3 + _PLAIN_SIZE * k) for k in range(rows))
+    return f"insert into v1_grants ({_GRANT_COLUMNS}) values {values}"
+
+
+_BLOCK_ROWS = 256  # 1,794 parameters; more rows a statement gained nothing measurable
+_INSERT_PLAIN_BLOCK = _plain_insert(_BLOCK_ROWS)
+_INSERT_PLAIN_ONE = _plain_insert(1)
 
 
 def _read_grant_row(grant: grant_pb2.Grant, data: bytes, sync_id: str, now: str) -> GrantRow:
