@@ -87,8 +87,8 @@ def test_a_table_of_another_file_is_not_used(tmp_path: Path) -> None:
     copied: list[int] = []
     real = frames._Reuse.frame_for
 
-    def spy(self: frames._Reuse, db_offset: int, data: bytes, digest: int) -> bytes | None:
-        found = real(self, db_offset, data, digest)
+    def spy(self: frames._Reuse, db_offset: int, db_length: int, digest: int) -> bytes | None:
+        found = real(self, db_offset, db_length, digest)
         copied.append(found is not None)
         return found
 

@@ -21,10 +21,10 @@ frame into the new file whose content is not that slice's.
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -126,7 +126,7 @@ class _Compressors:
         self._level = level
         self._local = threading.local()
 
-    def compress(self, data: bytes) -> bytes:
+    def compress(self, data: memoryview) -> bytes:
         cctx: zstandard.ZstdCompressor | None = getattr(self._local, "cctx", None)
         if cctx is None:
             cctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True, write_content_size=True)
@@ -143,10 +143,10 @@ class _Reuse:
         self._old = old if usable else None
         self._by_offset = {f.db_offset: f for f in table.frames} if usable and table is not None else {}
 
-    def frame_for(self, db_offset: int, data: bytes, digest: int) -> bytes | None:
+    def frame_for(self, db_offset: int, db_length: int, digest: int) -> bytes | None:
         """The old frame's bytes when it holds exactly this slice, else None."""
         old = self._by_offset.get(db_offset)
-        if old is None or self._old is None or old.db_length != len(data) or old.digest != digest:
+        if old is None or self._old is None or old.db_length != db_length or old.digest != digest:
             return None
         self._old.seek(old.offset)
         frame = self._old.read(old.length)
@@ -155,53 +155,69 @@ class _Reuse:
         return frame
 
 
-def _slices(src: BinaryIO, slice_bytes: int) -> Iterator[tuple[int, bytes]]:
-    offset = 0
-    while data := src.read(slice_bytes):
-        yield offset, data
-        offset += len(data)
-
-
 def write_frames(src: BinaryIO, dst: BinaryIO, start: int, *, level: int = 1, workers: int = 0,
                  slice_bytes: int = DEFAULT_SLICE_BYTES, previous: FrameTable | None = None,
                  previous_file: BinaryIO | None = None) -> tuple[list[Frame], PackStats]:
     """Write ``src`` to ``dst`` as one frame per slice; ``dst`` is at offset ``start``.
 
-    Slices are read and hashed here, compressed on ``workers`` threads (0: one per core),
-    and written in order; at most two slices per worker are in flight. With ``previous``
-    (the table of ``previous_file``, checked against that open file's identity), an
-    unchanged slice's frame is copied instead of compressed.
+    The database is mapped, not read: a slice is hashed here and compressed on one of
+    ``workers`` threads (0: one per core) straight from the page cache, without a copy
+    (10% of a full pack's CPU, most of an unchanged re-pack's). Frames are written in
+    order, at most two slices per worker in flight. With ``previous`` (the table of
+    ``previous_file``, checked against that open file's identity), an unchanged slice's
+    frame is copied instead of compressed.
     """
-    workers = workers or os.cpu_count() or 1
-    reuse = _Reuse(previous, previous_file, slice_bytes)
-    compressors = _Compressors(level)
-    frames: list[Frame] = []
-    stats = PackStats()
-    pending: deque[tuple[int, int, int, Future[bytes] | bytes]] = deque()
-    offset = start
+    pack = _Pack(dst, start, workers or os.cpu_count() or 1, level, _Reuse(previous, previous_file, slice_bytes))
+    size = os.fstat(src.fileno()).st_size
+    if size == 0:
+        pack.slices(memoryview(b""), 0, slice_bytes)
+        return pack.frames, pack.stats
+    with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        try:
+            pack.slices(view, size, slice_bytes)
+        finally:
+            view.release()  # every slice of it is gone with pack.slices' frame: the map can close
+    return pack.frames, pack.stats
 
-    def drain(limit: int) -> None:
-        nonlocal offset
-        while len(pending) > limit:
-            db_offset, db_length, digest, result = pending.popleft()
+
+class _Pack:
+    """The pipeline of one :func:`write_frames`: hash, copy or compress, write in order."""
+
+    def __init__(self, dst: BinaryIO, start: int, workers: int, level: int, reuse: _Reuse) -> None:
+        self.dst = dst
+        self.offset = start
+        self.workers = workers
+        self.reuse = reuse
+        self.compressors = _Compressors(level)
+        self.frames: list[Frame] = []
+        self.stats = PackStats()
+        self._pending: deque[tuple[int, int, int, Future[bytes] | bytes]] = deque()
+
+    def slices(self, view: memoryview, size: int, slice_bytes: int) -> None:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="c1z-pack") as pool:
+            for db_offset in range(0, max(size, 1), slice_bytes):
+                data = view[db_offset:db_offset + slice_bytes]
+                digest = xxhash.xxh64_intdigest(data)
+                old = self.reuse.frame_for(db_offset, len(data), digest)
+                if old is not None:
+                    self.stats.copied += 1
+                    self._pending.append((db_offset, len(data), digest, old))
+                else:
+                    self.stats.compressed += 1
+                    self._pending.append((db_offset, len(data), digest,
+                                          pool.submit(self.compressors.compress, data)))
+                del data
+                self._drain(2 * self.workers)
+            self._drain(0)
+
+    def _drain(self, limit: int) -> None:
+        while len(self._pending) > limit:
+            db_offset, db_length, digest, result = self._pending.popleft()
             frame = result if isinstance(result, bytes) else result.result()
-            dst.write(frame)
-            frames.append(Frame(db_offset, db_length, digest, offset, len(frame)))
-            offset += len(frame)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="c1z-pack") as pool:
-        for db_offset, data in _slices(src, slice_bytes):
-            digest = xxhash.xxh64_intdigest(data)
-            old = reuse.frame_for(db_offset, data, digest)
-            if old is not None:
-                stats.copied += 1
-                pending.append((db_offset, len(data), digest, old))
-            else:
-                stats.compressed += 1
-                pending.append((db_offset, len(data), digest, pool.submit(compressors.compress, data)))
-            drain(2 * workers)
-        drain(0)
-    return frames, stats
+            self.dst.write(frame)
+            self.frames.append(Frame(db_offset, db_length, digest, self.offset, len(frame)))
+            self.offset += len(frame)
 
 
 def open_previous(path: Path) -> BinaryIO | None:
