@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import random
 import resource
@@ -108,7 +109,10 @@ def timed_phases(spent: dict[str, tuple[float, float]]) -> Iterator[None]:
     """Wrap the engine's phases (see PHASES) to add their wall and CPU time into ``spent`` while inside."""
     undo: list[tuple[Any, str, Any]] = []
     for module_name, dotted, label in PHASES:
-        owner: Any = importlib.import_module(module_name)
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError:  # an older or newer engine without it
+            continue
         *path, name = dotted.split(".")
         for part in path:
             owner = getattr(owner, part, None)
@@ -133,7 +137,29 @@ def timed_phases(spent: dict[str, tuple[float, float]]) -> Iterator[None]:
             setattr(owner, name, original)
 
 
-def breakdown(slapd: SlapdServer, out: Path) -> tuple[float, float, dict[str, tuple[float, float]]]:
+@contextlib.contextmanager
+def pack_report() -> Iterator[list[str]]:
+    """Collect the packer's one-line reports (frames compressed and copied) while inside."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if "packed" in message and "frames" in message:
+                lines.append(message.split(": ", 1)[-1])
+
+    logger = logging.getLogger("pybaton.c1z")
+    handler, level = Collect(logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def breakdown(slapd: SlapdServer, out: Path) -> tuple[float, float, dict[str, tuple[float, float]], list[str]]:
     """One more incremental run (10 other changed entries), in this process, timed phase by phase."""
     time.sleep(1.1)
     ldap_changes(slapd, random.Random(8))
@@ -142,13 +168,13 @@ def breakdown(slapd: SlapdServer, out: Path) -> tuple[float, float, dict[str, tu
     spent: dict[str, tuple[float, float]] = {}
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     try:
-        with timed_phases(spent):
+        with timed_phases(spent), pack_report() as packs:
             sync(connector, out, SyncOptions(incremental=True))
     finally:
         connector.close()
     after = resource.getrusage(resource.RUSAGE_SELF)
     return (time.perf_counter() - started, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
-            spent)
+            spent, packs)
 
 
 def bench_ldap(users: int, groups: int) -> None:
@@ -164,7 +190,7 @@ def bench_ldap(users: int, groups: int) -> None:
             time.sleep(1.1)  # modifyTimestamp has one-second resolution
             ldap_changes(slapd, random.Random(7))
             inc = measure_sync([*flags, "--incremental"], out, env)
-            wall, cpu, spent = breakdown(slapd, out)
+            wall, cpu, spent, packs = breakdown(slapd, out)
         parts = ", ".join(f"{name} {w:.2f} s (CPU {c:.2f} s)" for name, (w, c) in spent.items())
         outer = [w for name, (w, _c) in spent.items() if not name.startswith("of which")]
         print(f"ldap [{label}] ({users:,} users, {groups} groups, 10 changed entries): full sync {full.seconds:.1f} s, "
@@ -172,6 +198,7 @@ def bench_ldap(users: int, groups: int) -> None:
               f"[target: incremental <= 1 s]")
         print(f"  in process (no interpreter start): {wall:.2f} s wall, CPU {cpu:.2f} s — {parts}, "
               f"other {wall - sum(outer):.2f} s")
+        print("  " + ("; ".join(packs) or "no frame report (an engine without chunked packing)"))
 
 
 class ChangingGroups(GroupSyncer):
@@ -223,7 +250,7 @@ def bench_scale(scale: float) -> None:
         ChangingGroups.removed = True
         spent: dict[str, tuple[float, float]] = {}
         started, cpu = time.perf_counter(), time.process_time()
-        with timed_phases(spent):
+        with timed_phases(spent), pack_report() as packs:
             inc = sync(ChangingScale(config), path, SyncOptions(incremental=True))
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         print(f"scale {scale:g} ({full.stats.get('grants', 0):,} grants after expansion, file "
@@ -231,6 +258,7 @@ def bench_scale(scale: float) -> None:
               f"incremental (re-expansion + compaction) {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU, "
               f"{inc.stats.get('grants', 0):,} grants [target at scale 1 (~3M grants): <= 3 s]")
         print("  " + ", ".join(f"{name} {w:.2f} s (CPU {c:.2f} s)" for name, (w, c) in spent.items()))
+        print("  " + ("; ".join(packs) or "no frame report (an engine without chunked packing)"))
 
 
 WORKSPACE = """data_dir: data
