@@ -21,6 +21,7 @@ frame into the new file whose content is not that slice's.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import threading
@@ -172,12 +173,18 @@ def write_frames(src: BinaryIO, dst: BinaryIO, start: int, *, level: int = 1, wo
     if size == 0:
         pack.slices(memoryview(b""), 0, slice_bytes)
         return pack.frames, pack.stats
-    with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+    mapped = mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
         view = memoryview(mapped)
         try:
             pack.slices(view, size, slice_bytes)
         finally:
-            view.release()  # every slice of it is gone with pack.slices' frame: the map can close
+            view.release()
+    finally:
+        # After a success every slice is gone with pack.slices' frame; after a failure its traceback
+        # may still hold one, and the map is then unmapped when that goes.
+        with contextlib.suppress(BufferError):
+            mapped.close()
     return pack.frames, pack.stats
 
 
