@@ -130,10 +130,10 @@ def test_a_frame_table_survives_its_json_form(tmp_path: Path) -> None:
     assert frames.FrameTable.from_json(table.to_json()) == table
 
 
-def test_the_slice_size_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYBATON_C1Z_FRAME_BYTES", "1k")
-    with pytest.raises(C1ZError, match="PYBATON_C1Z_FRAME_BYTES"):
-        frames.slice_bytes_from_env()
-    monkeypatch.setenv("PYBATON_C1Z_FRAME_BYTES", "4096")
-    with pytest.raises(C1ZError, match="at least"):
-        frames.slice_bytes_from_env()
+def test_the_slice_size_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _database(tmp_path / "db.sqlite", 10)
+    for raw, message in (("1k", "not a whole number"), ("4096", "at least 65536")):
+        monkeypatch.setenv("PYBATON_C1Z_FRAME_BYTES", raw)
+        with pytest.raises(C1ZError, match=message):
+            container.pack(db, tmp_path / "f.c1z")
+    assert not (tmp_path / "f.c1z").exists()

@@ -18,24 +18,17 @@ from typing import Any
 
 import pytest
 from incremental_support import assert_same_as_full, listing
+from test_incremental import demo
+from test_incremental import run_sync as demo_sync
 
 from pybaton.c1z import container, file, frames, workdb
-from pybaton.connectors.demo import DemoConfig, DemoConnector
-from pybaton.sync import SyncOptions, sync, work_dir_for
+from pybaton.sync import SyncOptions, work_dir_for
 
 INCREMENTAL = SyncOptions(incremental=True)
 
 
-def demo(data_dir: Path) -> DemoConnector:
-    return DemoConnector(DemoConfig(data_dir=data_dir))  # type: ignore[call-arg]
-
-
 def run_sync(data_dir: Path, path: Path, options: SyncOptions | None = INCREMENTAL) -> Any:
-    connector = demo(data_dir)
-    try:
-        return sync(connector, path, options)
-    finally:
-        connector.close()
+    return demo_sync(data_dir, path, options)
 
 
 def add_user(data_dir: Path, n: int) -> None:

@@ -42,7 +42,8 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 
-def _env_bytes(name: str, default: int) -> int:
+def env_bytes(name: str, default: int, *, minimum: int = 1) -> int:
+    """A byte count from the environment variable ``name`` (``default`` when unset), checked."""
     raw = os.environ.get(name)
     if not raw:
         return default
@@ -50,8 +51,8 @@ def _env_bytes(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise C1ZError(f"{name}={raw!r} is not a whole number of bytes") from None
-    if value <= 0:
-        raise C1ZError(f"{name} must be positive")
+    if value < minimum:
+        raise C1ZError(f"{name} must be positive" if minimum == 1 else f"{name} must be at least {minimum}")
     return value
 
 
@@ -70,8 +71,8 @@ class DecodeLimits:
     @classmethod
     def from_env(cls) -> DecodeLimits:
         return cls(
-            max_decoded_bytes=_env_bytes("PYBATON_C1Z_MAX_DECODED_BYTES", cls.max_decoded_bytes),
-            max_window_bytes=_env_bytes("PYBATON_C1Z_MAX_WINDOW_BYTES", cls.max_window_bytes),
+            max_decoded_bytes=env_bytes("PYBATON_C1Z_MAX_DECODED_BYTES", cls.max_decoded_bytes),
+            max_window_bytes=env_bytes("PYBATON_C1Z_MAX_WINDOW_BYTES", cls.max_window_bytes),
         )
 
 
@@ -162,7 +163,7 @@ def pack(db_path: Path, path: Path, *, level: int = 1, workers: int = 0,
     directory = path.parent
     if not directory.is_dir():
         raise C1ZError(f"{path}: directory {directory} does not exist")
-    slice_bytes = frames.slice_bytes_from_env()
+    slice_bytes = env_bytes("PYBATON_C1Z_FRAME_BYTES", frames.DEFAULT_SLICE_BYTES, minimum=frames.MIN_SLICE_BYTES)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
     old = frames.open_previous(path) if previous is not None else None
@@ -176,7 +177,7 @@ def pack(db_path: Path, path: Path, *, level: int = 1, workers: int = 0,
             identity = frames.FileIdentity.from_stat(os.fstat(dst.fileno()))
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -250,7 +251,8 @@ class _Sink:
             dst.truncate(self.written)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort: some file systems cannot fsync a directory)."""
     try:
         dfd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -34,9 +34,8 @@ from typing import Any, BinaryIO
 import xxhash
 import zstandard
 
-from pybaton.errors import C1ZError
-
-DEFAULT_SLICE_BYTES = 4 << 20
+DEFAULT_SLICE_BYTES = 4 << 20  # PYBATON_C1Z_FRAME_BYTES changes it (see container.pack)
+MIN_SLICE_BYTES = 64 << 10
 _CHECKSUM_BYTES = 4
 
 
@@ -100,19 +99,6 @@ class PackStats:
 
     compressed: int = 0
     copied: int = 0
-
-
-def slice_bytes_from_env() -> int:
-    raw = os.environ.get("PYBATON_C1Z_FRAME_BYTES")
-    if not raw:
-        return DEFAULT_SLICE_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        raise C1ZError(f"PYBATON_C1Z_FRAME_BYTES={raw!r} is not a whole number of bytes") from None
-    if value < 64 << 10:
-        raise C1ZError("PYBATON_C1Z_FRAME_BYTES must be at least 65536")
-    return value
 
 
 def checksum_of(digest: int) -> bytes:
@@ -235,5 +221,5 @@ def open_previous(path: Path) -> BinaryIO | None:
         return None
 
 
-__all__ = ["DEFAULT_SLICE_BYTES", "FileIdentity", "Frame", "FrameTable", "PackStats", "checksum_of",
-           "open_previous", "slice_bytes_from_env", "write_frames"]
+__all__ = ["DEFAULT_SLICE_BYTES", "MIN_SLICE_BYTES", "FileIdentity", "Frame", "FrameTable", "PackStats", "checksum_of",
+           "open_previous", "write_frames"]

@@ -31,11 +31,12 @@ import enum
 import json
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pybaton.c1z.container import fsync_dir
+from pybaton.c1z.export import atomic_path
 from pybaton.c1z.frames import FileIdentity, FrameTable
 
 log = logging.getLogger("pybaton.c1z")
@@ -95,25 +96,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename, fsync of the directory)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data))
+    fsync_dir(path.parent)
 
 
 def load_manifest(workdir: Path) -> Manifest | None:
@@ -202,7 +187,7 @@ def keep(path: Path, workdir: Path, packed: FrameTable) -> bool:
         return False
     _write_json(workdir / MANIFEST, Manifest(identity, packed).to_json())
     (workdir / DIRTY).unlink()
-    _fsync_dir(workdir)
+    fsync_dir(workdir)
     return True
 
 
