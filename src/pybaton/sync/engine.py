@@ -120,13 +120,12 @@ def _open_work(path: Path, workdir: Path) -> C1ZFile:
     """The working copy: the database kept by the last run when it still equals the file, the one an
     interrupted run left (if it is sound), else a fresh unpack (see :mod:`pybaton.c1z.workdb`)."""
     start = workdb.prepare(path, workdir)
-    resuming = start.reuse is workdb.Reuse.RESUME
     try:
         c1z = C1ZFile.open(path, writable=True, create=True, workdir=workdir)
-        if resuming:
+        if start.reuse is workdb.Reuse.RESUME:
             _check_sound(c1z)
     except C1ZError:
-        if not resuming:
+        if start.reuse is workdb.Reuse.FRESH:
             raise
         log.warning("%s: unusable working copy from an earlier run; starting over", workdir)
         workdb.discard(workdir)
