@@ -84,16 +84,16 @@ def test_a_table_of_another_file_is_not_used(tmp_path: Path) -> None:
     stale = container.pack(db, packed)
     other = _database(tmp_path / "other.sqlite", 2000)
     container.pack(other, packed)  # a new inode: the stale table's identity no longer matches
-    copied: list[int] = []
-    real = frames._Reuse.frame_for
+    copied: list[bool] = []
+    real = frames._Reuse.unchanged
 
-    def spy(self: frames._Reuse, db_offset: int, db_length: int, digest: int) -> bytes | None:
+    def spy(self: frames._Reuse, db_offset: int, db_length: int, digest: int) -> bool:
         found = real(self, db_offset, db_length, digest)
-        copied.append(found is not None)
+        copied.append(found)
         return found
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(frames._Reuse, "frame_for", spy)
+        mp.setattr(frames._Reuse, "unchanged", spy)
         container.pack(db, packed, previous=stale)
     assert copied and not any(copied)
     assert _unpacked(packed, tmp_path / "out.sqlite") == db.read_bytes()

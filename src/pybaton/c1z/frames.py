@@ -97,8 +97,12 @@ class FrameTable:
 class PackStats:
     """What one pack did (for logs and the benchmark)."""
 
-    compressed: int = 0
+    frames: int = 0
     copied: int = 0
+
+    @property
+    def compressed(self) -> int:
+        return self.frames - self.copied
 
 
 def checksum_of(digest: int) -> bytes:
@@ -130,10 +134,15 @@ class _Reuse:
         self._old = old if usable else None
         self._by_offset = {f.db_offset: f for f in table.frames} if usable and table is not None else {}
 
+    def unchanged(self, db_offset: int, db_length: int, digest: int) -> bool:
+        """Whether the table holds this very slice (a dict lookup: safe from the packing threads)."""
+        old = self._by_offset.get(db_offset)
+        return old is not None and old.db_length == db_length and old.digest == digest
+
     def frame_for(self, db_offset: int, db_length: int, digest: int) -> bytes | None:
         """The old frame's bytes when it holds exactly this slice, else None."""
         old = self._by_offset.get(db_offset)
-        if old is None or self._old is None or old.db_length != db_length or old.digest != digest:
+        if old is None or self._old is None or not self.unchanged(db_offset, db_length, digest):
             return None
         self._old.seek(old.offset)
         frame = self._old.read(old.length)
@@ -185,31 +194,37 @@ class _Pack:
         self.compressors = _Compressors(level)
         self.frames: list[Frame] = []
         self.stats = PackStats()
-        self._pending: deque[tuple[int, int, int, Future[bytes] | bytes]] = deque()
+        self._pending: deque[tuple[int, memoryview, Future[tuple[int, bytes | None]]]] = deque()
 
     def slices(self, view: memoryview, size: int, slice_bytes: int) -> None:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="c1z-pack") as pool:
             for db_offset in range(0, max(size, 1), slice_bytes):
                 data = view[db_offset:db_offset + slice_bytes]
-                digest = xxhash.xxh64_intdigest(data)
-                old = self.reuse.frame_for(db_offset, len(data), digest)
-                if old is not None:
-                    self.stats.copied += 1
-                    self._pending.append((db_offset, len(data), digest, old))
-                else:
-                    self.stats.compressed += 1
-                    self._pending.append((db_offset, len(data), digest,
-                                          pool.submit(self.compressors.compress, data)))
+                self._pending.append((db_offset, data, pool.submit(self._hash_or_compress, db_offset, data)))
                 del data
                 self._drain(2 * self.workers)
             self._drain(0)
 
+    def _hash_or_compress(self, db_offset: int, data: memoryview) -> tuple[int, bytes | None]:
+        """On a packing thread: the slice's hash, and its frame unless the table says it is unchanged."""
+        digest = xxhash.xxh64_intdigest(data)
+        if self.reuse.unchanged(db_offset, len(data), digest):
+            return digest, None
+        return digest, self.compressors.compress(data)
+
     def _drain(self, limit: int) -> None:
+        """Write the oldest slices' frames, in order: compressed ones, or the old frame copied (checked)."""
         while len(self._pending) > limit:
-            db_offset, db_length, digest, result = self._pending.popleft()
-            frame = result if isinstance(result, bytes) else result.result()
+            db_offset, data, result = self._pending.popleft()
+            digest, frame = result.result()
+            if frame is None:
+                frame = self.reuse.frame_for(db_offset, len(data), digest)
+                self.stats.copied += frame is not None
+            if frame is None:  # the old frame failed its check
+                frame = self.compressors.compress(data)
+            self.stats.frames += 1
             self.dst.write(frame)
-            self.frames.append(Frame(db_offset, db_length, digest, self.offset, len(frame)))
+            self.frames.append(Frame(db_offset, len(data), digest, self.offset, len(frame)))
             self.offset += len(frame)
 
 
