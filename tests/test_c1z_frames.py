@@ -8,7 +8,9 @@ only when the table describes the file it is copied from; a damaged frame is ref
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,19 @@ def test_a_database_packs_into_one_frame_per_slice_and_unpacks_byte_identical(tm
     assert table.frames[-1].offset + table.frames[-1].length == len(data)
     assert table.identity == frames.FileIdentity.of(packed)
     assert _unpacked(packed, tmp_path / "out.sqlite") == db.read_bytes()
+
+
+def test_the_reference_zstd_decoder_reads_the_frames_as_one_stream(tmp_path: Path) -> None:
+    """Concatenated frames are one zstd stream to any decoder (RFC 8878), not only to ours."""
+    zstd = shutil.which("zstd")
+    if zstd is None:
+        pytest.skip("the zstd command is not installed")
+    db = _database(tmp_path / "db.sqlite", 3000)
+    container.pack(db, tmp_path / "f.c1z")
+    payload = tmp_path / "payload.zst"
+    payload.write_bytes((tmp_path / "f.c1z").read_bytes()[len(container.MAGIC_V1):])
+    out = subprocess.run([zstd, "-d", "-c", str(payload)], capture_output=True, check=True).stdout
+    assert out == db.read_bytes()
 
 
 def test_an_incremental_repack_copies_unchanged_frames_and_equals_a_full_pack(tmp_path: Path) -> None:
