@@ -156,12 +156,12 @@ def write_frames(src: BinaryIO, dst: BinaryIO, start: int, *, level: int = 1, wo
                  previous_file: BinaryIO | None = None) -> tuple[list[Frame], PackStats]:
     """Write ``src`` to ``dst`` as one frame per slice; ``dst`` is at offset ``start``.
 
-    The database is mapped, not read: a slice is hashed here and compressed on one of
-    ``workers`` threads (0: one per core) straight from the page cache, without a copy
-    (10% of a full pack's CPU, most of an unchanged re-pack's). Frames are written in
-    order, at most two slices per worker in flight. With ``previous`` (the table of
-    ``previous_file``, checked against that open file's identity), an unchanged slice's
-    frame is copied instead of compressed.
+    The database is mapped, not read: each slice is hashed, and compressed unless the table
+    says it is unchanged, on one of ``workers`` threads (0: one per core), straight from the
+    page cache without a copy (a read costs 10% of a full pack's CPU, most of an unchanged
+    re-pack's). Frames are written here, in order, at most two slices per worker in flight.
+    With ``previous`` (the table of ``previous_file``, checked against that open file's
+    identity), an unchanged slice's frame is copied, once its stored checksum agrees.
     """
     pack = _Pack(dst, start, workers or os.cpu_count() or 1, level, _Reuse(previous, previous_file, slice_bytes))
     size = os.fstat(src.fileno()).st_size
