@@ -179,7 +179,7 @@ def test_save_is_atomic_when_packing_fails(tmp_path: Path, monkeypatch: pytest.M
     with C1ZFile.open(path, writable=True) as c1z:
         run = syncs.start_run(c1z.conn)
         SyncWriter(c1z, run.sync_id).put_resources([model.resource("user", "b", "B")])
-        monkeypatch.setattr(zstandard.ZstdCompressor, "copy_stream", boom)
+        monkeypatch.setattr(zstandard.ZstdCompressor, "compress", boom)  # in a packing thread
         with pytest.raises(OSError):
             c1z.save()
     assert path.read_bytes() == before

@@ -1,4 +1,4 @@
-"""The ``.c1z`` container: a 5-byte magic, then one zstd stream of a SQLite database.
+"""The ``.c1z`` container: a 5-byte magic, then zstd frames of a SQLite database.
 
 This module only moves bytes between a packed ``.c1z`` and a plain SQLite file.
 Unpacking is defensive (the file may be hostile): the decoder's window (its
@@ -9,20 +9,25 @@ fsynced and renamed over it, so a crash never leaves a truncated ``.c1z``.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import zstandard
 
 from pybaton.errors import C1ZError, C1ZFormatError
 
+if TYPE_CHECKING:
+    from pybaton.c1z import frames
+
+log = logging.getLogger("pybaton.c1z")
+
 MAGIC_V1 = b"C1ZF\x00"
 MAGIC_V3 = b"C1Z3\x00"
 SQLITE_HEADER = b"SQLite format 3\x00"
-_CHUNK = 1 << 20
 # Unpacking reads the packed file this much at a time, and the decoder hands back at most _UNPACK_OUT
 # bytes per piece: each call then yields under a megabyte (the rows compress ~13:1), which the
 # allocator hands out again from memory this process has already touched. A 1 MB read yields ~13 MB
@@ -37,7 +42,8 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 
-def _env_bytes(name: str, default: int) -> int:
+def env_bytes(name: str, default: int, *, minimum: int = 1) -> int:
+    """A byte count from the environment variable ``name`` (``default`` when unset), checked."""
     raw = os.environ.get(name)
     if not raw:
         return default
@@ -45,8 +51,8 @@ def _env_bytes(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise C1ZError(f"{name}={raw!r} is not a whole number of bytes") from None
-    if value <= 0:
-        raise C1ZError(f"{name} must be positive")
+    if value < minimum:
+        raise C1ZError(f"{name} must be positive" if minimum == 1 else f"{name} must be at least {minimum}")
     return value
 
 
@@ -65,8 +71,8 @@ class DecodeLimits:
     @classmethod
     def from_env(cls) -> DecodeLimits:
         return cls(
-            max_decoded_bytes=_env_bytes("PYBATON_C1Z_MAX_DECODED_BYTES", cls.max_decoded_bytes),
-            max_window_bytes=_env_bytes("PYBATON_C1Z_MAX_WINDOW_BYTES", cls.max_window_bytes),
+            max_decoded_bytes=env_bytes("PYBATON_C1Z_MAX_DECODED_BYTES", cls.max_decoded_bytes),
+            max_window_bytes=env_bytes("PYBATON_C1Z_MAX_WINDOW_BYTES", cls.max_window_bytes),
         )
 
 
@@ -140,34 +146,47 @@ def unpack(path: Path, db_path: Path, limits: DecodeLimits | None = None) -> Non
         raise C1ZError(f"{path}: cannot unpack: {exc.strerror or exc}") from None
 
 
-def pack(db_path: Path, path: Path, *, level: int = 1, threads: int = -1) -> None:
-    """Compress the SQLite file ``db_path`` into ``path``, atomically.
+def pack(db_path: Path, path: Path, *, level: int = 1, workers: int = 0,
+         previous: frames.FrameTable | None = None) -> frames.FrameTable:
+    """Compress the SQLite file ``db_path`` into ``path``, atomically; return the new file's frame table.
 
-    Level 1 with all cores: the files are dominated by repetitive protobuf rows,
-    where higher levels cost seconds for a few percent of size. Each frame carries
-    zstd's content checksum (as Go's encoder writes it), so a damaged file is refused
-    when unpacked instead of reaching SQLite as a plausible-looking database.
+    Level 1: the files are dominated by repetitive protobuf rows, where higher levels cost
+    seconds for a few percent of size. The database is cut into fixed slices, one zstd frame
+    each, compressed on every core (see :mod:`pybaton.c1z.frames`); with ``previous`` (the
+    table of the file at ``path`` now), unchanged slices keep their frames. Each frame carries
+    zstd's content checksum (as Go's encoder writes it), so a damaged file is refused when
+    unpacked instead of reaching SQLite as a plausible-looking database.
     """
+    from pybaton.c1z import frames  # the pool and the hash are a writer's: read commands start without them
+
     path = path.absolute()
     directory = path.parent
     if not directory.is_dir():
         raise C1ZError(f"{path}: directory {directory} does not exist")
-    cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
+    slice_bytes = env_bytes("PYBATON_C1Z_FRAME_BYTES", frames.DEFAULT_SLICE_BYTES, minimum=frames.MIN_SLICE_BYTES)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
+    old = frames.open_previous(path) if previous is not None else None
     try:
         with os.fdopen(fd, "wb") as dst, db_path.open("rb") as src:
             dst.write(MAGIC_V1)
-            cctx.copy_stream(src, dst, size=db_path.stat().st_size, read_size=4 * _CHUNK,
-                             write_size=4 * _CHUNK)
+            written, stats = frames.write_frames(src, dst, len(MAGIC_V1), level=level, workers=workers,
+                                                 slice_bytes=slice_bytes, previous=previous, previous_file=old)
             dst.flush()
             os.fsync(dst.fileno())
+            identity = frames.FileIdentity.from_stat(os.fstat(dst.fileno()))
         os.chmod(tmp, _file_mode(path))
         os.replace(tmp, path)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if old is not None:
+            old.close()
+    log.debug("%s: packed %d frames (%d compressed, %d copied unchanged)", path, len(written),
+              stats.compressed, stats.copied)
+    return frames.FrameTable(slice_bytes, tuple(written), identity)
 
 
 def _file_mode(path: Path) -> int:
@@ -232,7 +251,8 @@ class _Sink:
             dst.truncate(self.written)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort: some file systems cannot fsync a directory)."""
     try:
         dfd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -16,10 +16,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from pybaton.c1z import cache, container, schema, syncs
 from pybaton.c1z.syncs import SyncRun
 from pybaton.errors import C1ZError, C1ZFormatError, SyncNotFoundError
+
+if TYPE_CHECKING:
+    from pybaton.c1z.frames import FrameTable
 
 DB_NAME = "db.sqlite"
 
@@ -115,6 +119,11 @@ class C1ZFile:
         self._owns_workdir = owns_workdir
         self._closed = False
         self._pending: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        # The frame table of the packed file as it is now, when the working copy descends from it
+        # (a kept working database, see pybaton.c1z.workdb): saving then recompresses only changed slices.
+        self.pack_base: FrameTable | None = None
+        # The frame table of what the last save wrote.
+        self.last_pack: FrameTable | None = None
 
     @property
     def durable(self) -> bool:
@@ -246,23 +255,27 @@ class C1ZFile:
         target = Path(path) if path is not None else self.path
         for finish, _ in self._pending:
             finish()
+        base = self.pack_base if target.absolute() == self.path.absolute() else None
         if vacuum:
-            self._pack_vacuumed(target)
+            self.last_pack = self._pack_vacuumed(target, base)
             return target
         mode = self.conn.execute("pragma journal_mode").fetchone()[0]
         if mode == "wal":
             self.conn.execute("pragma wal_checkpoint(truncate)")
             self.conn.execute("pragma journal_mode = delete")
         try:
-            container.pack(self.db_path, target)
+            self.last_pack = container.pack(self.db_path, target, previous=base)
         finally:
             if mode == "wal":
                 self.conn.execute("pragma journal_mode = wal")
         return target
 
-    def _pack_vacuumed(self, target: Path) -> None:
+    def _pack_vacuumed(self, target: Path, base: FrameTable | None) -> FrameTable:
+        """Pack a ``VACUUM INTO`` copy. A durable working copy keeps it beside the database
+        (``db.sqlite.vacuumed``), for :func:`pybaton.c1z.workdb.keep` to put in its place."""
         fresh = self._workdir / (DB_NAME + ".vacuumed")
         fresh.unlink(missing_ok=True)
+        packed = False
         try:
             with sqlite_errors(self.path):
                 self.conn.execute("vacuum into ?", (str(fresh),))
@@ -272,9 +285,12 @@ class C1ZFile:
                     copy.execute("pragma journal_mode = delete")
                 finally:
                     copy.close()
-            container.pack(fresh, target)
+            table = container.pack(fresh, target, previous=base)
+            packed = True
+            return table
         finally:
-            fresh.unlink(missing_ok=True)
+            if not (packed and self.durable):
+                fresh.unlink(missing_ok=True)
 
     def close(self, *, discard_workdir: bool | None = None) -> None:
         """Close; remove the working copy if we own it (or if told to)."""

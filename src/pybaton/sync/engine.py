@@ -5,7 +5,9 @@ types), entitlements, grants, expansion — and each commits its rows together
 with a checkpoint (:mod:`pybaton.sync.state`). The working database lives in
 ``<file>.wip/`` until the run ends, so an interrupted sync (Ctrl-C, crash,
 ``kill -9``) resumes on the next run and the finished file equals an
-uninterrupted run's.
+uninterrupted run's. An incremental sync keeps that database after a successful
+save, and the next run reuses it instead of unpacking the file again
+(:mod:`pybaton.c1z.workdb`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, syncs
+from pybaton.c1z import C1ZFile, SyncReader, SyncWriter, syncs, workdb
 from pybaton.c1z.committer import Committer
 from pybaton.c1z.merge import prune_runs
 from pybaton.connector.base import Connector, ResourceSyncer
@@ -88,6 +90,7 @@ def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | Non
     connector.validate()
     workdir = work_dir_for(path)
     fresh_workdir = not workdir.exists()
+    keep = options.incremental and workdb.enabled()
     try:
         with _locked(workdir):
             c1z = _open_work(path, workdir)
@@ -95,11 +98,13 @@ def sync(connector: Connector[Any], path: str | Path, options: SyncOptions | Non
                 result = _engine_for(connector, c1z, options, progress or LogProgress()).run()
             finally:
                 c1z.close(discard_workdir=False)
+            kept = keep and c1z.last_pack is not None and workdb.keep(path, workdir, c1z.last_pack)
     except BaseException:
         if fresh_workdir and not (workdir / "db.sqlite").exists():
             shutil.rmtree(workdir, ignore_errors=True)  # nothing was written: nothing to resume
         raise
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not kept:
+        shutil.rmtree(workdir, ignore_errors=True)
     return result
 
 
@@ -112,21 +117,22 @@ def _engine_for(connector: Connector[Any], c1z: C1ZFile, options: SyncOptions, p
 
 
 def _open_work(path: Path, workdir: Path) -> C1ZFile:
-    """The working copy: the one an interrupted run left (if it is sound), else a fresh unpack."""
-    resuming = (workdir / "db.sqlite").exists()
+    """The working copy: the database kept by the last run when it still equals the file, the one an
+    interrupted run left (if it is sound), else a fresh unpack (see :mod:`pybaton.c1z.workdb`)."""
+    start = workdb.prepare(path, workdir)
     try:
         c1z = C1ZFile.open(path, writable=True, create=True, workdir=workdir)
-        if resuming:
+        if start.reuse is workdb.Reuse.RESUME:
             _check_sound(c1z)
-        return c1z
     except C1ZError:
-        if resuming:
-            log.warning("%s: unusable working copy from an earlier run; starting over", workdir)
-            for child in workdir.iterdir():
-                if child.name != "lock":
-                    child.unlink()
-            return C1ZFile.open(path, writable=True, create=True, workdir=workdir)
-        raise
+        if start.reuse is workdb.Reuse.FRESH:
+            raise
+        log.warning("%s: unusable working copy from an earlier run; starting over", workdir)
+        workdb.discard(workdir)
+        workdb.prepare(path, workdir)
+        c1z = C1ZFile.open(path, writable=True, create=True, workdir=workdir)
+    c1z.pack_base = start.previous
+    return c1z
 
 
 def _check_sound(c1z: C1ZFile) -> None:
