@@ -22,6 +22,7 @@ from test_incremental import demo
 from test_incremental import run_sync as demo_sync
 
 from pybaton.c1z import container, file, frames, workdb
+from pybaton.connectors.demo import changelog
 from pybaton.sync import SyncOptions, work_dir_for
 
 INCREMENTAL = SyncOptions(incremental=True)
@@ -39,6 +40,15 @@ def add_user(data_dir: Path, n: int) -> None:
                    "'2026-01-01T00:00:00+00:00')", (uid, f"Kept {n}", f"{uid}@acme.test", f"K{n}"))
         db.execute("insert into access (resource_type, resource_id, slug, principal_type, principal_id) "
                    "select 'group', id, 'member', 'user', ? from groups order by id limit 1", (uid,))
+    db.close()
+
+
+def expire_cursor(data_dir: Path) -> None:
+    """Make the demo's change log forget the cursor, so the next incremental run falls back to a full one;
+    with ``keep_syncs=1`` that drops the previous full run, and the save packs a vacuumed copy (an in-place
+    compaction alone drops no full run and does not vacuum)."""
+    with sqlite3.connect(data_dir / "acme.sqlite", isolation_level=None) as db:
+        changelog.trim(db, int(changelog.head(db)))
     db.close()
 
 
@@ -129,12 +139,23 @@ def test_the_next_run_reuses_the_kept_database_and_packs_only_changes(
     assert manifest is not None and manifest.frames.identity == frames.FileIdentity.of(path)
 
 
-def test_the_kept_database_after_a_vacuumed_save_is_the_packed_copy(world: tuple[Path, Path], tmp_path: Path) -> None:
+def test_the_kept_database_after_a_vacuumed_save_is_the_packed_copy(world: tuple[Path, Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs dropped by ``keep_syncs`` are packed from a ``VACUUM INTO`` copy; that copy, with no byte of the
     dropped rows, becomes the kept database, so no later pack can carry them back."""
     data_dir, path = world
     add_user(data_dir, 1)
+    expire_cursor(data_dir)
+    vacuumed: list[Path] = []
+    pack_vacuumed = file.C1ZFile._pack_vacuumed
+
+    def spy(self: file.C1ZFile, target: Path, base: frames.FrameTable | None) -> frames.FrameTable:
+        vacuumed.append(target)
+        return pack_vacuumed(self, target, base)
+
+    monkeypatch.setattr(file.C1ZFile, "_pack_vacuumed", spy)
     run_sync(data_dir, path, SyncOptions(incremental=True, keep_syncs=1))
+    assert vacuumed == [path], "the save did not pack a vacuumed copy"
     kept = work_dir_for(path) / workdb.DB_NAME
     container.unpack(path, tmp_path / "unpacked.sqlite")
     assert kept.read_bytes() == (tmp_path / "unpacked.sqlite").read_bytes()
@@ -197,6 +218,7 @@ def _child(data_dir: Path, path: Path, point: str, reached: Any) -> None:
         return result
 
     setattr(target, name, frozen)
+    expire_cursor(data_dir)  # a full run is dropped: the save packs a vacuumed copy
     run_sync(data_dir, path, SyncOptions(incremental=True, keep_syncs=1))
 
 
