@@ -36,7 +36,7 @@ from pybaton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,
     resource_pb2,
 )
-from pybaton.sync import expand_store, integrity
+from pybaton.sync import expand_store, forked, integrity
 from pybaton.sync.options import SyncOptions
 from pybaton.sync.progress import LogProgress, Progress
 from pybaton.sync.retry import call_with_retry
@@ -386,7 +386,32 @@ class SyncEngine:
         def accept(page: PageResult) -> None:
             self._add(kind, page.items)
 
+        if kind == "grants" and self._scan_in_child():
+            self._scan_grants_forked(pages, tracker)
+            return
         run_scan(self._scan_tasks(kind), fetch, tracker, self.options.workers, accept)
+
+    def _scan_in_child(self) -> bool:
+        """Collect grants in a forked child (see :mod:`pybaton.sync.forked`): one worker, and a connector
+        that is pure computation (with workers, threads already overlap a slow API's waits)."""
+        return self.options.workers <= 1 and self.connector.fork_safe and forked.available()
+
+    def _scan_grants_forked(self, pages: Callable[[ResourceSyncer, resource_pb2.Resource, str, threading.Event],
+                                                  Iterator[PageResult]], tracker: ScanTracker) -> None:
+        """The grant scan with the connector's calls and the rows built in a child; inserts stay here."""
+        def fetch_rows(task: ScanTask, stop: threading.Event) -> Iterator[PageResult]:
+            type_id, blob = task.payload
+            res = resource_pb2.Resource.FromString(blob)
+            for page in pages(self._syncers[type_id], res, task.start_token, stop):
+                yield PageResult(task.rowid, self.writer.grant_rows(page.items), page.next_token)
+
+        def accept(page: PageResult) -> None:
+            self._add("grant_rows", page.items)
+
+        tasks = (ScanTask(t.rowid, t.start_token, (t.payload[1].id.resource_type, t.payload[1].SerializeToString()))
+                 for t in self._scan_tasks("grants"))
+        self._wait_for_commit()  # nothing of the database's in flight while the child is forked
+        forked.run_scan_forked(tasks, fetch_rows, tracker, accept, lambda _rowid: self.progress.advance(1))
 
     def _scan_tasks(self, kind: str) -> Iterator[ScanTask]:
         scan = self.state.scan
@@ -500,6 +525,7 @@ class SyncEngine:
             "resources": self.writer.put_resources,
             "entitlements": self.writer.put_entitlements,
             "grants": self.writer.put_grants,
+            "grant_rows": self.writer.put_grant_rows,  # built by the scan's child (see _scan_grants_forked)
         }
         if items:
             put[kind](items)
