@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import resource
 import shutil
 import sqlite3
 import threading
@@ -160,6 +161,9 @@ class SyncEngine:
         self._committer: Committer | None = None
         self._scan_conn: sqlite3.Connection | None = None
         self._violations: list[integrity.Violation] | None = None
+        # Wall and CPU seconds (all threads, and the scan's child) of each step, logged at the end of a run.
+        self._timings: dict[str, tuple[float, float]] = {}
+        self._nested: list[list[float]] = []  # wall and CPU of the steps timed inside the open ones
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -178,7 +182,8 @@ class SyncEngine:
             self._finish_commits()
             self.progress.close()
         violations = self._check_integrity()
-        stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()  # Go's counting rules
+        with self._timed("stats"):
+            stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()  # Go's counting rules
         conflicts = integrity.exclusion_group_conflicts(self.c1z.conn, run.sync_id)
         for conflict in conflicts:
             log.warning("integrity: %s", conflict)
@@ -187,8 +192,30 @@ class SyncEngine:
             syncs.checkpoint(self.c1z.conn, run.sync_id, SyncState(phase="done", cursors=self.state.cursors).to_token())
             if not conflicts:  # Go's verification marker: set only when its invariants hold
                 syncs.mark_ingest_verified(self.c1z.conn, run.sync_id)
-        self._save()
+        with self._timed("save"):
+            self._save()
+        log.info("sync steps: %s", ", ".join(f"{name} {wall:.1f} s (cpu {cpu:.1f} s)"
+                                             for name, (wall, cpu) in self._timings.items()))
         return SyncResult(run.sync_id, self.c1z.path, stats, resumed, time.monotonic() - started, violations)
+
+    @contextlib.contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        """Add the block's wall and CPU seconds to ``step``'s (the split ``bench/bench_sync.py --phases`` shows).
+
+        A step timed inside another (indexing inside grants) is not counted twice: the outer one gets the rest.
+        """
+        self._nested.append([0.0, 0.0])
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        try:
+            yield
+        finally:
+            spent = (time.perf_counter() - wall, _cpu_seconds() - cpu)
+            inner = self._nested.pop()
+            if self._nested:
+                self._nested[-1][0] += spent[0]
+                self._nested[-1][1] += spent[1]
+            before = self._timings.get(step, (0.0, 0.0))
+            self._timings[step] = (before[0] + spent[0] - inner[0], before[1] + spent[1] - inner[1])
 
     def _start_or_resume(self) -> tuple[syncs.SyncRun, bool]:
         conn = self.c1z.conn
@@ -242,8 +269,9 @@ class SyncEngine:
         start = order.index(self.state.phase) if self.state.phase in order else len(order)
         for name, step in steps[start:]:
             self.state.phase = name
-            step()
-            self._advance_phase(order, name)
+            with self._timed(name):
+                step()
+                self._advance_phase(order, name)
 
     def _advance_phase(self, order: Sequence[str], name: str) -> None:
         idx = order.index(name)
@@ -333,7 +361,8 @@ class SyncEngine:
             self._flush(force=True)
             self.progress.phase("indexing grants")
             self._close_reads()
-            self.writer.end_bulk_grants()
+            with self._timed("indexing grants"):
+                self.writer.end_bulk_grants()
 
     def _check_integrity(self) -> list[integrity.Violation]:
         """Check what the connector reported, once: before expansion when the run gets there.
@@ -342,8 +371,9 @@ class SyncEngine:
         checking before expansion sees every violation at a third of the rows.
         """
         if self._violations is None:
-            self._violations = integrity.check(self.c1z.conn, self.writer.sync_id) \
-                if self.options.integrity_check else []
+            with self._timed("integrity"):
+                self._violations = integrity.check(self.c1z.conn, self.writer.sync_id) \
+                    if self.options.integrity_check else []
             for v in self._violations:
                 log.warning("integrity: %s", v.describe())
         return self._violations
@@ -557,6 +587,12 @@ class SyncEngine:
 
     def _checkpoint_now(self) -> None:
         self._flush(force=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process's threads and of its finished children (the forked grant scan)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 @contextlib.contextmanager
