@@ -354,15 +354,13 @@ class SyncEngine:
         # Grants are the bulk of any sync: load them with the indexes dropped and
         # rebuild once (see SyncWriter.begin_bulk_grants). A resumed run finds the
         # indexes still dropped and carries on in the same mode.
-        self._close_reads()  # the working copy leaves WAL mode only when this connection is alone
-        with expand_store.rollback_journal(self.c1z.conn):
-            self.writer.begin_bulk_grants()
-            self._scan("grants", self._grant_pages)
-            self._flush(force=True)
-            self.progress.phase("indexing grants")
-            self._close_reads()
-            with self._timed("indexing grants"):
-                self.writer.end_bulk_grants()
+        self.writer.begin_bulk_grants()
+        self._scan("grants", self._grant_pages)
+        self._flush(force=True)
+        self.progress.phase("indexing grants")
+        self._close_reads()  # the index build writes through a rollback journal only when it is alone
+        with expand_store.rollback_journal(self.c1z.conn), self._timed("indexing grants"):
+            self.writer.end_bulk_grants()
 
     def _check_integrity(self) -> list[integrity.Violation]:
         """Check what the connector reported, once: before expansion when the run gets there.
