@@ -46,8 +46,13 @@ _POLL_SECONDS = 0.5
 
 
 def available() -> bool:
-    """A child can be forked here, and the operator has not turned it off."""
-    return hasattr(os, "fork") and os.environ.get(_ENV, "1") != "0"
+    """A child can be forked here, and the operator has not turned it off.
+
+    Not inside a daemonic process (a Celery prefork worker, a workspace sync's pool): multiprocessing
+    does not let those have children, so their syncs scan in-process.
+    """
+    return (hasattr(os, "fork") and os.environ.get(_ENV, "1") != "0"
+            and not multiprocessing.current_process().daemon)
 
 
 def run_scan_forked(tasks: Iterator[ScanTask], fetch: FetchPages, tracker: ScanTracker,
