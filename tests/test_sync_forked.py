@@ -115,9 +115,4 @@ def test_a_failure_in_the_child_reaches_the_caller_and_the_run_resumes_to_the_sa
     with contextlib.closing(sqlite3.connect(tmp_path / "cut.c1z.wip" / "db.sqlite")) as conn:
         assert conn.execute("select count(*) from v1_grants").fetchone()[0] > 0 or not kept
     scale_sync(path, monkeypatch, fork=True)
-    resumed, expected = rows(path), rows(tmp_path / "ref.c1z")
-    if kept:
-        assert resumed == expected
-    else:  # open question: resumed after a child's death, a page is sometimes stored twice and the bulk
-        # dedupe keeps the later copy, so row ids can shift; content and order are still the reference's
-        assert {t: [r[1:] for r in v] for t, v in resumed.items()} == {t: [r[1:] for r in v] for t, v in expected.items()}
+    assert rows(path) == rows(tmp_path / "ref.c1z")  # row ids too: no page was stored twice

@@ -16,8 +16,10 @@ pages), so a ``kill -9`` of the sync leaves nothing holding the working copy's l
 
 Protocol: tasks go to the child on a :class:`multiprocessing.Queue` as ``(rowid, start_token,
 payload)`` (a fed queue, so the parent never blocks writing them); the child answers with
-``marshal``-ed lists of events, ``("p", rowid, items, next_token)`` per page, ``("d", rowid)``
-when a task is finished, ``("e", pickled exception)`` on failure.
+``marshal``-ed lists of events, ``("p", rowid, items, next_token)`` per page, ``"l"`` instead of
+``"p"`` for a task's last page (the task is then finished: its last rows are checkpointed with it
+done, so no death between two messages makes a resumed run list that page again), ``("d", rowid)``
+for a task without pages, ``("e", pickled exception)`` on failure.
 """
 
 from __future__ import annotations
@@ -98,15 +100,18 @@ def _drive(tasks: Iterator[ScanTask], todo: multiprocessing.Queue[tuple[int, str
         if in_flight == 0:
             return
         for event in _receive(reader):
-            if event[0] == "p":
+            if event[0] in ("p", "l"):
                 _, rowid, items, next_token = event
                 tracker.page(rowid, next_token)
+                if event[0] == "l":  # the task's last page: its rows are checkpointed with the task done
+                    tracker.finished(rowid)
                 accept(PageResult(rowid, items, next_token))
-            elif event[0] == "d":
-                tracker.finished(event[1])
+            if event[0] in ("l", "d"):
+                if event[0] == "d":
+                    tracker.finished(event[1])
                 finished(event[1])
                 in_flight -= 1
-            else:  # the pages before a failure are kept, as the in-process loop keeps them
+            elif event[0] == "e":  # the pages before a failure are kept, as the in-process loop keeps them
                 raise pickle.loads(event[1])
 
 
@@ -168,9 +173,15 @@ class _ChildLoop:
         try:
             while (task := self._next()) is not None:
                 rowid, token, payload = task
+                held: PageResult | None = None  # one page behind, so the last one goes out marked as last
                 for page in self.fetch(ScanTask(rowid, token, payload), never):
-                    self._emit(("p", rowid, page.items, page.next_token), len(page.items))
-                self._emit(("d", rowid), 0)
+                    if held is not None:
+                        self._emit(("p", rowid, held.items, held.next_token), len(held.items))
+                    held = page
+                if held is None:
+                    self._emit(("d", rowid), 0)
+                else:
+                    self._emit(("l", rowid, held.items, held.next_token), len(held.items))
         except (BrokenPipeError, _Orphaned):
             raise
         except BaseException as exc:
