@@ -63,6 +63,9 @@ class Connector(ABC, Generic[C]):
     # A connector whose system answers large pages as cheaply as small ones (a database) declares
     # a larger one: fewer round trips. An explicit --page-size always wins.
     preferred_page_size: ClassVar[int | None] = None
+    # True when the connector is pure computation (no sockets, files or threads a forked copy would
+    # share): the engine may then run its grant listing in a forked child, on a second core.
+    fork_safe: ClassVar[bool] = False
 
     def __init__(self, config: C) -> None:
         self.config = config

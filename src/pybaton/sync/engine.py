@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import resource
 import shutil
 import sqlite3
 import threading
@@ -38,7 +39,7 @@ from pybaton.pb.c1.connector.v2 import (
     annotation_resource_tree_pb2,
     resource_pb2,
 )
-from pybaton.sync import expand_store, integrity
+from pybaton.sync import expand_store, forked, integrity
 from pybaton.sync.options import SyncOptions
 from pybaton.sync.progress import LogProgress, Progress
 from pybaton.sync.retry import call_with_retry
@@ -166,6 +167,9 @@ class SyncEngine:
         self._committer: Committer | None = None
         self._scan_conn: sqlite3.Connection | None = None
         self._violations: list[integrity.Violation] | None = None
+        # Wall and CPU seconds (all threads, and the scan's child) of each step, logged at the end of a run.
+        self._timings: dict[str, tuple[float, float]] = {}
+        self._nested: list[list[float]] = []  # wall and CPU of the steps timed inside the open ones
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -184,7 +188,8 @@ class SyncEngine:
             self._finish_commits()
             self.progress.close()
         violations = self._check_integrity()
-        stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()  # Go's counting rules
+        with self._timed("stats"):
+            stats = SyncReader(self.c1z, syncs.get_run(self.c1z.conn, run.sync_id)).stats()  # Go's counting rules
         conflicts = integrity.exclusion_group_conflicts(self.c1z.conn, run.sync_id)
         for conflict in conflicts:
             log.warning("integrity: %s", conflict)
@@ -195,8 +200,30 @@ class SyncEngine:
                                                                    integrity_clean=clean).to_token())
             if not conflicts:  # Go's verification marker: set only when its invariants hold
                 syncs.mark_ingest_verified(self.c1z.conn, run.sync_id)
-        self._save()
+        with self._timed("save"):
+            self._save()
+        log.info("sync steps: %s", ", ".join(f"{name} {wall:.1f} s (cpu {cpu:.1f} s)"
+                                             for name, (wall, cpu) in self._timings.items()))
         return SyncResult(run.sync_id, self.c1z.path, stats, resumed, time.monotonic() - started, violations)
+
+    @contextlib.contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        """Add the block's wall and CPU seconds to ``step``'s (the split ``bench/bench_sync.py --phases`` shows).
+
+        A step timed inside another (indexing inside grants) is not counted twice: the outer one gets the rest.
+        """
+        self._nested.append([0.0, 0.0])
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        try:
+            yield
+        finally:
+            spent = (time.perf_counter() - wall, _cpu_seconds() - cpu)
+            inner = self._nested.pop()
+            if self._nested:
+                self._nested[-1][0] += spent[0]
+                self._nested[-1][1] += spent[1]
+            before = self._timings.get(step, (0.0, 0.0))
+            self._timings[step] = (before[0] + spent[0] - inner[0], before[1] + spent[1] - inner[1])
 
     def _start_or_resume(self) -> tuple[syncs.SyncRun, bool]:
         conn = self.c1z.conn
@@ -250,8 +277,9 @@ class SyncEngine:
         start = order.index(self.state.phase) if self.state.phase in order else len(order)
         for name, step in steps[start:]:
             self.state.phase = name
-            step()
-            self._advance_phase(order, name)
+            with self._timed(name):
+                step()
+                self._advance_phase(order, name)
 
     def _advance_phase(self, order: Sequence[str], name: str) -> None:
         idx = order.index(name)
@@ -339,7 +367,7 @@ class SyncEngine:
         self._flush(force=True)
         self.progress.phase("indexing grants")
         self._close_reads()  # the index build writes through a rollback journal only when it is alone
-        with expand_store.rollback_journal(self.c1z.conn):
+        with expand_store.rollback_journal(self.c1z.conn), self._timed("indexing grants"):
             self.writer.end_bulk_grants()
 
     def _check_integrity(self) -> list[integrity.Violation]:
@@ -349,8 +377,9 @@ class SyncEngine:
         checking before expansion sees every violation at a third of the rows.
         """
         if self._violations is None:
-            self._violations = integrity.check(self.c1z.conn, self.writer.sync_id) \
-                if self.options.integrity_check else []
+            with self._timed("integrity"):
+                self._violations = integrity.check(self.c1z.conn, self.writer.sync_id) \
+                    if self.options.integrity_check else []
             for v in self._violations:
                 log.warning("integrity: %s", v.describe())
         return self._violations
@@ -394,7 +423,32 @@ class SyncEngine:
         def accept(page: PageResult) -> None:
             self._add(kind, page.items)
 
+        if kind == "grants" and self._scan_in_child():
+            self._scan_grants_forked(pages, tracker)
+            return
         run_scan(self._scan_tasks(kind), fetch, tracker, self.options.workers, accept)
+
+    def _scan_in_child(self) -> bool:
+        """Collect grants in a forked child (see :mod:`pybaton.sync.forked`): one worker, and a connector
+        that is pure computation (with workers, threads already overlap a slow API's waits)."""
+        return self.options.workers <= 1 and self.connector.fork_safe and forked.available()
+
+    def _scan_grants_forked(self, pages: Callable[[ResourceSyncer, resource_pb2.Resource, str, threading.Event],
+                                                  Iterator[PageResult]], tracker: ScanTracker) -> None:
+        """The grant scan with the connector's calls and the rows built in a child; inserts stay here."""
+        def fetch_rows(task: ScanTask, stop: threading.Event) -> Iterator[PageResult]:
+            type_id, blob = task.payload
+            res = resource_pb2.Resource.FromString(blob)
+            for page in pages(self._syncers[type_id], res, task.start_token, stop):
+                yield PageResult(task.rowid, self.writer.grant_rows(page.items), page.next_token)
+
+        def accept(page: PageResult) -> None:
+            self._add("grant_rows", page.items)
+
+        tasks = (ScanTask(t.rowid, t.start_token, (t.payload[1].id.resource_type, t.payload[1].SerializeToString()))
+                 for t in self._scan_tasks("grants"))
+        self._wait_for_commit()  # nothing of the database's in flight while the child is forked
+        forked.run_scan_forked(tasks, fetch_rows, tracker, accept, lambda _rowid: self.progress.advance(1))
 
     def _scan_tasks(self, kind: str) -> Iterator[ScanTask]:
         scan = self.state.scan
@@ -508,6 +562,7 @@ class SyncEngine:
             "resources": self.writer.put_resources,
             "entitlements": self.writer.put_entitlements,
             "grants": self.writer.put_grants,
+            "grant_rows": self.writer.put_grant_rows,  # built by the scan's child (see _scan_grants_forked)
         }
         if items:
             put[kind](items)
@@ -538,6 +593,12 @@ class SyncEngine:
 
     def _checkpoint_now(self) -> None:
         self._flush(force=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process's threads and of its finished children (the forked grant scan)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 @contextlib.contextmanager

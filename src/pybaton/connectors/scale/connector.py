@@ -223,6 +223,7 @@ class ScaleConnector(Connector[ScaleConfig]):
         name="scale", display_name="Synthetic scale data",
         description="Deterministic synthetic users, nested groups and apps of any size, for benchmarks")
     config_class = ScaleConfig
+    fork_safe = True  # pure arithmetic: the engine may list grants in a forked child
 
     def __init__(self, config: ScaleConfig) -> None:
         super().__init__(config)
