@@ -22,10 +22,12 @@ frame into the new file whose content is not that slice's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -169,6 +171,7 @@ def write_frames(src: BinaryIO, dst: BinaryIO, start: int, *, level: int = 1, wo
         pack.slices(memoryview(b""), 0, slice_bytes)
         return pack.frames, pack.stats
     mapped = mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ)
+    pack.release = functools.partial(_release, mapped)
     try:
         view = memoryview(mapped)
         try:
@@ -183,8 +186,19 @@ def write_frames(src: BinaryIO, dst: BinaryIO, start: int, *, level: int = 1, wo
     return pack.frames, pack.stats
 
 
+def _release(mapped: mmap.mmap, offset: int, length: int) -> None:
+    """Drop a written slice's pages from this process's resident set (they stay in the page cache).
+
+    Without it, packing maps the whole database into the process: a 1M-grant write's peak RSS
+    grew by the database's size (277 MB to 652 MB)."""
+    with contextlib.suppress(OSError, ValueError):
+        mapped.madvise(mmap.MADV_DONTNEED, offset, length)
+
+
 class _Pack:
     """The pipeline of one :func:`write_frames`: hash, copy or compress, write in order."""
+
+    release: Callable[[int, int], None] | None = None
 
     def __init__(self, dst: BinaryIO, start: int, workers: int, level: int, reuse: _Reuse) -> None:
         self.dst = dst
@@ -226,6 +240,8 @@ class _Pack:
             self.dst.write(frame)
             self.frames.append(Frame(db_offset, len(data), digest, self.offset, len(frame)))
             self.offset += len(frame)
+            if self.release is not None:
+                self.release(db_offset, len(data))
 
 
 def open_previous(path: Path) -> BinaryIO | None:
