@@ -1,7 +1,7 @@
 """Incremental grant expansion: re-derive only what a change can reach.
 
-An incremental sync compacts the previous full run (already expanded) with the
-changes into a new full run. Re-expanding that whole run would cost as much as a
+An incremental sync folds the changes into the previous full run (already
+expanded), in place. Re-expanding that whole run would cost as much as a
 full sync's expansion; instead this module works out which entitlements the
 changes can affect and re-expands only those:
 

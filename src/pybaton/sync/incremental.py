@@ -124,7 +124,7 @@ def _register_functions(conn: sqlite3.Connection) -> None:
 
 
 class IncrementalSync(SyncEngine):
-    """``sync --incremental``: changes since the last full run, compacted into a new full run.
+    """``sync --incremental``: changes since the last full run, folded into that run in place.
 
     Falls back to a full sync (saying why, in one line) when there is no full run
     with saved cursors, the connector cannot list changes, a cursor expired, or an
