@@ -63,6 +63,11 @@ class FileIdentity:
     def from_stat(cls, st: os.stat_result) -> FileIdentity:
         return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileIdentity:
+        """Raises ``TypeError`` / ``ValueError`` on a malformed identity (the caller drops what holds it)."""
+        return cls(**{k: int(v) for k, v in data.items()})
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -92,7 +97,7 @@ class FrameTable:
     def from_json(cls, data: dict[str, Any]) -> FrameTable:
         """Raises ``KeyError`` / ``TypeError`` / ``ValueError`` on a malformed table (the caller drops it)."""
         frames = tuple(Frame(*(int(v) for v in row)) for row in data["frames"])
-        return cls(int(data["slice_bytes"]), frames, FileIdentity(**{k: int(v) for k, v in data["identity"].items()}))
+        return cls(int(data["slice_bytes"]), frames, FileIdentity.from_json(data["identity"]))
 
 
 @dataclass

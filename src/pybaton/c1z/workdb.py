@@ -75,7 +75,7 @@ class Manifest:
     def from_json(cls, data: dict[str, Any]) -> Manifest:
         if data.get("version") != 1:
             raise ValueError("unknown manifest version")
-        return cls(FileIdentity(**{k: int(v) for k, v in data["db"].items()}), FrameTable.from_json(data["frames"]))
+        return cls(FileIdentity.from_json(data["db"]), FrameTable.from_json(data["frames"]))
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _dirty_base(workdir: Path) -> tuple[bool, FileIdentity | None]:
         return (workdir / DIRTY).exists(), None
     base = data.get("c1z")
     try:
-        return True, FileIdentity(**{k: int(v) for k, v in base.items()}) if isinstance(base, dict) else None
+        return True, FileIdentity.from_json(base) if isinstance(base, dict) else None
     except (TypeError, ValueError):
         return True, None
 

@@ -45,7 +45,6 @@ from pybaton.sync.expand_store import DerivedWriter, Destination, Principals, pr
 
 log = logging.getLogger("pybaton.sync.expand")
 
-_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
 # 1 when a row of v1_grants is a derived grant (needs the pybaton_derived SQL function registered).
 _IS_DERIVED = "(instr(data, ?) > 0 and pybaton_derived(data, entitlement_id) = 1)"
 
@@ -165,7 +164,7 @@ def reset_affected(conn: sqlite3.Connection, runs: Runs) -> None:
     """Affected entitlements of the compacted run (``temp.inc_affected``) lose their derived grants; their
     direct grants copied from the previous run go back to the connector's form."""
     conn.execute(f"delete from v1_grants where sync_id = ? and entitlement_id in (select id from temp.inc_affected) "
-                 f"and {_IS_DERIVED}", (runs.compacted, _IMMUTABLE_MARK))
+                 f"and {_IS_DERIVED}", (runs.compacted, store.IMMUTABLE_MARK))
     conn.execute("update v1_grants set data = pybaton_connector_form(data, entitlement_id) where sync_id = ? and "
                  "entitlement_id in (select id from temp.inc_affected) and external_id not in "
                  "(select external_id from v1_grants where id > ? and sync_id = ?)",
@@ -189,7 +188,7 @@ def _rows_of(conn: sqlite3.Connection, sync_id: str, entitlement_id: str) -> lis
     """Principal keys of every grant of one entitlement, and whether each is derived."""
     return [(principal_key(t, i), bool(d)) for t, i, d in conn.execute(
         f"select principal_resource_type_id, principal_resource_id, {_IS_DERIVED} from v1_grants "
-        "where entitlement_id = ? and sync_id = ?", (_IMMUTABLE_MARK, entitlement_id, sync_id))]
+        "where entitlement_id = ? and sync_id = ?", (store.IMMUTABLE_MARK, entitlement_id, sync_id))]
 
 
 class _Expansion:

@@ -37,7 +37,9 @@ from pybaton.sync.expand_graph import EdgeSpec, EntitlementGraph
 
 log = logging.getLogger("pybaton.sync.expand")
 
-_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
+# The annotation type every derived grant carries in its bytes: a cheap SQL pre-filter (``instr``) before
+# any message is parsed.
+IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
 
 # The index whose incremental upkeep costs most in a bulk expansion: grants are written entitlement
 # by entitlement, so every other grant index takes (nearly) ordered inserts, but this one takes
@@ -178,7 +180,7 @@ def load_prior_derived(conn: sqlite3.Connection, sync_id: str, boundary: int) ->
     found: PriorDerived = {}
     for ent, ptype, pid, gid, blob in conn.execute(
             "select entitlement_id, principal_resource_type_id, principal_resource_id, external_id, data "
-            "from v1_grants where sync_id = ? and id <= ? and instr(data, ?) > 0", (sync_id, boundary, _IMMUTABLE_MARK)):
+            "from v1_grants where sync_id = ? and id <= ? and instr(data, ?) > 0", (sync_id, boundary, IMMUTABLE_MARK)):
         if _grant_is_derived(bytes(blob), ent):
             found.setdefault(ent, {})[(ptype, pid)] = gid
     return found

@@ -39,7 +39,7 @@ from pybaton.c1z.merge import prune_runs
 from pybaton.connector.capabilities import ChangeLister, Changes
 from pybaton.errors import CursorExpiredError
 from pybaton.pb.c1.connector.v2 import entitlement_pb2, grant_pb2, resource_pb2
-from pybaton.sync import inplace, integrity
+from pybaton.sync import expand_store, inplace, integrity
 from pybaton.sync.engine import SyncEngine, SyncResult, _transaction
 from pybaton.sync.expand_incremental import Runs, before_compaction, expand_changes
 from pybaton.sync.retry import call_with_retry
@@ -50,7 +50,6 @@ log = logging.getLogger("pybaton.sync")
 # The sync_token of the runs an incremental sync writes while it works: not a
 # resumable checkpoint (an interrupted incremental sync starts over from its cursor).
 WORK_TOKEN = json.dumps({"format": "pybaton/incremental-1"})
-_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
 
 
 @dataclass
@@ -462,7 +461,7 @@ def _write_deletions(conn: sqlite3.Connection, base: str, upserts: str, deletion
                "or external_id in (select id from temp.inc_gone_grants) "
                "or (resource_type_id, resource_id) in (select rtype, rid from temp.inc_relisted)) and "
                + kept.format(table="v1_grants") + " and " + _NOT_DERIVED,
-               args=(deletions, upserts, _IMMUTABLE_MARK))
+               args=(deletions, upserts, expand_store.IMMUTABLE_MARK))
 
 
 def compact(conn: sqlite3.Connection, runs: Runs, above: dict[str, int], *, expanded: bool) -> None:
@@ -477,7 +476,7 @@ def compact(conn: sqlite3.Connection, runs: Runs, above: dict[str, int], *, expa
         destinations = "entitlement_id in (select entitlement_id from v1_grants where sync_id = ? " \
                        "and expansion is not null)"
         conn.execute(f"delete from v1_grants where sync_id = ? and {destinations} and not {_NOT_DERIVED}",
-                     (runs.base, runs.base, _IMMUTABLE_MARK))
+                     (runs.base, runs.base, expand_store.IMMUTABLE_MARK))
         conn.execute(f"update v1_grants set data = pybaton_connector_form(data, entitlement_id) "
                      f"where sync_id = ? and {destinations}", (runs.base, runs.base))
     inplace.apply_diff(conn, runs.compacted, runs.upserts, runs.deletions, above)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pybaton.c1z import schema
+from pybaton.sync.expand_store import IMMUTABLE_MARK
 from pybaton.sync.integrity import Violation, check_candidates
 
 # Every table a run's rows live in (the catalog, the three counted tables, assets).
@@ -136,7 +137,6 @@ def stats_by_difference(previous: Mapping[str, Any], delta: Mapping[str, Mapping
             "grants_by_resource_type": grants, "entitlements_by_resource_type": ents}
 
 
-_IMMUTABLE_MARK = b"c1.connector.v2.GrantImmutable"
 
 
 def integrity_by_difference(conn: sqlite3.Connection, sync_id: str, *, whole: bool = False) -> list[Violation]:
@@ -158,7 +158,7 @@ def integrity_by_difference(conn: sqlite3.Connection, sync_id: str, *, whole: bo
         _touched_candidates(conn, sync_id)
     conn.execute("delete from temp.inc_candidates where tbl = 'v1_grants' and id in (select id from v1_grants "
                  "where id in (select id from temp.inc_candidates where tbl = 'v1_grants') and instr(data, ?) > 0 "
-                 "and pybaton_derived(data, entitlement_id) = 1)", (_IMMUTABLE_MARK,))
+                 "and pybaton_derived(data, entitlement_id) = 1)", (IMMUTABLE_MARK,))
     return check_candidates(conn, sync_id, "temp.inc_candidates")
 
 
