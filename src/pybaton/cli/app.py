@@ -29,6 +29,7 @@ from pybaton.cli.options import (
     RootSyncIdOpt,
 )
 from pybaton.cli.render import error_line
+from pybaton.cli.runopts import VALUE_OPTIONS
 from pybaton.errors import UserError
 from pybaton.extras import missing_extra
 
@@ -65,7 +66,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 # Root options that take a value (so the word after them is not the command).
-_ROOT_VALUE_OPTIONS = frozenset({"-f", "--file", "-o", "--output-format", "--sync-id"})
+_ROOT_VALUE_OPTIONS = frozenset(VALUE_OPTIONS)
 
 
 def command_modules(args: Sequence[str]) -> list[ModuleType]:

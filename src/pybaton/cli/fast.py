@@ -16,11 +16,18 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 
-from pybaton.cli.runopts import DEFAULT_FILE, GlobalOptions, OutputFormat, Settings, merge, output_format
+from pybaton.cli.runopts import (
+    DEFAULT_FILE,
+    VALUE_OPTIONS,
+    GlobalOptions,
+    OutputFormat,
+    Settings,
+    merge,
+    output_format,
+)
 
 # Option spellings -> parameter name. The root and every command take -f, -o and --sync-id.
-_COMMON = {"-f": "file", "--file": "file", "-o": "output", "--output-format": "output", "--output": "output",
-           "--sync-id": "sync_id"}
+_COMMON = VALUE_OPTIONS
 _TYPE = {"-t": "resource_type", "--resource-type": "resource_type"}
 _RESOURCE = {"-r": "resource_id", "--resource": "resource_id", "--resource-id": "resource_id"}
 _ENTITLEMENT = {"-e": "entitlement_id", "--entitlement": "entitlement_id", "--entitlement-id": "entitlement_id"}

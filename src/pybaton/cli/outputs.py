@@ -69,14 +69,13 @@ class Lookups:
         cached = self._resources.get(key)
         if cached is not None:
             return cached
-        if key not in self._resources:
-            found = self._find_resource(*key) if rid.resource_type else None
-            if found is None:
-                self._warn(f"unable to find resource {_fields(resource_type_id=key[0], resource_id=key[1])}")
-                found = resource_pb2.Resource(display_name=f"MISSING RESOURCE ({key[0]}:{key[1]})")
-                found.id.CopyFrom(rid)
-            self._resources[key] = found
-        return self._resources[key]
+        found = self._find_resource(*key) if rid.resource_type else None
+        if found is None:
+            self._warn(f"unable to find resource {_fields(resource_type_id=key[0], resource_id=key[1])}")
+            found = resource_pb2.Resource(display_name=f"MISSING RESOURCE ({key[0]}:{key[1]})")
+            found.id.CopyFrom(rid)
+        self._resources[key] = found
+        return found
 
     def entitlement(self, entitlement_id: str) -> entitlement_pb2.Entitlement:
         if entitlement_id not in self._entitlements:

@@ -15,6 +15,11 @@ from pybaton.errors import UsageError
 
 DEFAULT_FILE = "sync.c1z"
 
+# The spellings of the options the root (and every read command) takes with a value -> parameter name.
+# One table: the Typer-free fast path parses by it, and the app skips these values to find the command.
+VALUE_OPTIONS = {"-f": "file", "--file": "file", "-o": "output", "--output-format": "output", "--output": "output",
+                 "--sync-id": "sync_id"}
+
 
 class OutputFormat(enum.StrEnum):
     """The ``-o`` values; ``csv`` only where the listing is a table."""

@@ -126,7 +126,7 @@ class _Batcher:
             self._since = time.monotonic()
 
 
-def _groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], holders: Holders,
+def derived_groups(derived: HolderSet, contributions: Sequence[tuple[int, HolderSet]], holders: Holders,
             out: DerivedWriter) -> list[tuple[bytes, list[int]]]:
     """The derived principals of one destination, grouped by their sources (which fix the bytes after the id).
 
@@ -297,7 +297,7 @@ class _Run:
         derived = holders.held(ent) - holders.direct[ent]
         skip = int(self.state["chunks"]) if position == int(self.state["done"]) else 0
         chunk = 0
-        for tail, members in _groups(derived, contributions, holders, out):
+        for tail, members in derived_groups(derived, contributions, holders, out):
             for start in range(0, len(members), CHUNK_ROWS):
                 chunk += 1
                 if chunk > skip:
@@ -348,7 +348,6 @@ class _Run:
 
 
 # The grouping of derived principals by their sources, for the incremental expander (same bytes, same order).
-derived_groups = _groups
 
 
 # -- entry points ----------------------------------------------------------------------------------

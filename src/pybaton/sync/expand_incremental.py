@@ -62,13 +62,12 @@ class IncrementalStats:
 
 @dataclass(frozen=True)
 class Runs:
-    """The runs of one incremental sync. ``compacted`` is ``base`` itself: the compaction happens in place
+    """The runs of one incremental sync. The changes are compacted into ``base`` itself, in place
     (:mod:`pybaton.sync.inplace`)."""
 
     base: str
     upserts: str
     deletions: str
-    compacted: str
     # Every grant row of the partial runs has a larger row id than this (they are written after ``base``):
     # ``id > floor`` finds them by a range of the table's key instead of a scan of it.
     floor: int = 0
@@ -164,11 +163,11 @@ def reset_affected(conn: sqlite3.Connection, runs: Runs) -> None:
     """Affected entitlements of the compacted run (``temp.inc_affected``) lose their derived grants; their
     direct grants copied from the previous run go back to the connector's form."""
     conn.execute(f"delete from v1_grants where sync_id = ? and entitlement_id in (select id from temp.inc_affected) "
-                 f"and {_IS_DERIVED}", (runs.compacted, store.IMMUTABLE_MARK))
+                 f"and {_IS_DERIVED}", (runs.base, store.IMMUTABLE_MARK))
     conn.execute("update v1_grants set data = pybaton_connector_form(data, entitlement_id) where sync_id = ? and "
                  "entitlement_id in (select id from temp.inc_affected) and external_id not in "
                  "(select external_id from v1_grants where id > ? and sync_id = ?)",
-                 (runs.compacted, runs.floor, runs.upserts))
+                 (runs.base, runs.floor, runs.upserts))
 
 
 class _FixedHolders(Holders):
@@ -228,21 +227,22 @@ class _Expansion:
         people, direct, fixed = self._load()
         holders = _FixedHolders(self.graph, direct, people.types, fixed)
         boundary = int(self.conn.execute("select coalesce(max(id), 0) from v1_grants").fetchone()[0])
+        now = syncs.now_text()  # one discovery time for every row this expansion writes
         out = DerivedWriter(self.writer, self.conn, people, store.load_parents(self.conn, self.sync_id, people),
-                            self.graph, syncs.now_text())
+                            self.graph, now)
         try:
             with self.writer.transaction():
                 for comp in self.components:
                     holders.compute(comp)
                     for member in comp.members:
                         if self.into[member]:
-                            self._destination(member, holders, out, people, boundary)
+                            self._destination(member, holders, out, people, boundary, now)
         finally:
             out.close()
         return self.stats
 
     def _destination(self, ent: int, holders: Holders, out: DerivedWriter, people: Principals,
-                     boundary: int) -> None:
+                     boundary: int, now: str) -> None:
         found = self.ents.get(self.graph.ids[ent])
         if found is None:
             return
@@ -257,7 +257,6 @@ class _Expansion:
         reached: set[int] = set()
         for _, reach in contributions:
             reached |= own.intersection(reach)
-        now = syncs.now_text()
         for p in sorted(reached):
             rows = store.merged_rows(self.conn, dest, (people.types[p], people.ids[p]),
                                      holders.sources(p, contributions), self.sync_id, boundary, now)
@@ -275,7 +274,7 @@ def expand_changes(conn: sqlite3.Connection, writer: SyncWriter, runs: Runs, bef
     ``pybaton_derived`` / ``pybaton_connector_form`` registered.
     """
     started = time.monotonic()
-    new = _graph(conn, runs.compacted)
+    new = _graph(conn, runs.base)
     changed = changed_entitlements(conn, runs, before, new)
     affected = downstream(changed, (before.graph, new))
     with writer.transaction():

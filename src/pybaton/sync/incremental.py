@@ -219,7 +219,7 @@ class IncrementalSync(SyncEngine):
         # The previous full run becomes the new full state, in one transaction with the finish of the runs:
         # a crash anywhere in it leaves the previous run as it was (and the diff runs unfinished, discarded).
         self.writer = SyncWriter(self.c1z, base.sync_id)
-        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, base.sync_id, above["v1_grants"])
+        runs = Runs(base.sync_id, upserts.sync_id, deletions.sync_id, above["v1_grants"])
         expanding = self.options.expand and not (self.options.skip_grants
                                                  or self.options.skip_entitlements_and_grants)
         with self.writer.transaction():
@@ -479,7 +479,7 @@ def compact(conn: sqlite3.Connection, runs: Runs, above: dict[str, int], *, expa
                      (runs.base, runs.base, expand_store.IMMUTABLE_MARK))
         conn.execute(f"update v1_grants set data = pybaton_connector_form(data, entitlement_id) "
                      f"where sync_id = ? and {destinations}", (runs.base, runs.base))
-    inplace.apply_diff(conn, runs.compacted, runs.upserts, runs.deletions, above)
+    inplace.apply_diff(conn, runs.base, runs.upserts, runs.deletions, above)
 
 
 def drop_diff_pair(conn: sqlite3.Connection, pair: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ class LazyIndex:
         self._units: dict[str, bool] = {}
         self._prepared = 0
         self._whole: DirectoryIndex | None = None
+        self._base = dnlib.canonical(config.base_dn)  # parent_of runs once per built entry
 
     def prepare(self, entry: Entry, attributes: Sequence[str]) -> None:
         with self._lock:
@@ -97,7 +98,7 @@ class LazyIndex:
 
     def parent_of(self, entry_id: str) -> str | None:
         parent = dnlib.parent(entry_id)
-        if parent is None or not dnlib.is_under(parent, dnlib.canonical(self._config.base_dn)):
+        if parent is None or not dnlib.is_under(parent, self._base):
             return None
         with self._lock:
             if parent not in self._units:
