@@ -42,7 +42,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from _measure import PYBATON, measure_sync
+from _measure import PYBATON, calibration_seconds, measure_sync
 from bench_ldap import BASE, directory
 
 from pybaton.connector import Changes, Page, PageToken
@@ -53,15 +53,6 @@ from pybaton.pb.c1.connector.v2 import grant_pb2, resource_pb2
 from pybaton.sync import SyncOptions, sync
 from pybaton.testing.servers import PostgresServer, SlapdServer
 from pybaton.testing.servers.slapd_syncprov import SyncprovSlapdServer
-
-
-def calibration() -> float:
-    """A fixed pure-Python loop: how fast this machine is right now (quote it with the figures)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(5_000_000):
-        total += i * i % 7
-    return time.perf_counter() - started
 
 
 def ldap_changes(slapd: SlapdServer, rng: random.Random) -> None:
@@ -398,7 +389,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--groups", type=int, default=500)
     args = parser.parse_args()
-    print(f"calibration: fixed pure-Python loop {calibration():.2f} s")
+    print(f"calibration: fixed pure-Python loop {calibration_seconds():.2f} s")
     if "ldap" in args.parts:
         bench_ldap(args.users, args.groups)
     if "scale" in args.parts:
