@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pybaton.c1z import C1ZFile
-from pybaton.connector import Page, PageToken
+from pybaton.connector import Connector, Page, PageToken
 from pybaton.connectors.scale import ScaleConnector
 from pybaton.connectors.scale.connector import GroupSyncer, ScaleConfig, ScaleSyncer
 from pybaton.errors import FatalError, UserError
@@ -62,7 +62,7 @@ def test_the_switch_and_the_connectors_declaration_decide(monkeypatch: pytest.Mo
     monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)  # a pool's worker may not fork
     assert not forked.available()
     monkeypatch.undo()
-    assert ScaleConnector.fork_safe and not ScaleConnector.__mro__[1].fork_safe  # type: ignore[attr-defined]
+    assert ScaleConnector.fork_safe and not Connector.fork_safe  # declared by scale; off by default
 
 
 class FailingGroups(GroupSyncer):
